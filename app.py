@@ -1,0 +1,61 @@
+"""Korean chat tuner: prepare your chat logs, LoRA-fine-tune a Korean Llama-3 on them, export GGUF,
+and chat with the result beside the base model.
+
+    python app.py [--host H] [--port P] [--workspace DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+# Before gradio is imported: no usage analytics, no outbound calls at start-up.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
+from data.bundled import install_sample  # noqa: E402
+from ui.common import coming_tab  # noqa: E402
+from ui.dataset_tab import create_dataset_tab  # noqa: E402
+
+MAX_UPLOAD = "500mb"
+
+
+def build_app(workspace: Workspace) -> gr.Blocks:
+    with gr.Blocks(title="Korean chat tuner · 한국어 대화 튜너") as app:
+        gr.Markdown("# Korean chat tuner · 한국어 대화 튜너\n"
+                    f"Workspace: `{workspace.root}`")
+        with gr.Tabs():
+            with gr.Tab("Dataset · 데이터셋", id="dataset"):
+                create_dataset_tab(workspace)
+            with gr.Tab("Train · 학습", id="train"):
+                coming_tab("One-click LoRA fine-tuning", "issue #3")
+            with gr.Tab("Export · 내보내기", id="export"):
+                coming_tab("GGUF export (f16, q8_0, q4_k_m)", "issue #4")
+            with gr.Tab("Chat · 대화", id="chat"):
+                coming_tab("Chat and side-by-side comparison", "issue #5")
+    return app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=os.environ.get("TUNER_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TUNER_PORT", "7860")))
+    parser.add_argument("--workspace", default=None,
+                        help=f"folder for all state (default: ${WORKSPACE_ENV} or ./workspace)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    workspace = Workspace.open(args.workspace)
+    install_sample(workspace)
+    app = build_app(workspace)
+    app.queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, allowed_paths=[str(workspace.root)],
+        max_file_size=MAX_UPLOAD, show_error=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Atomic writes: a reader never sees a half-written file, and a crash never leaves one behind."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.errors import UserError
+
+
+@contextmanager
+def atomic_path(target: Path):
+    """Yields a temporary path beside `target`; renames it over `target` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp_name)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except OSError as err:
+        raise _as_user_error(err, target) from err
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(target: Path, obj) -> None:
+    write_text(target, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_jsonl(target: Path, rows: Iterable[dict]) -> int:
+    count = 0
+    with atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+@contextmanager
+def atomic_dir(target: Path):
+    """Yields a temporary folder beside `target`; it replaces `target` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp_dir
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp_dir, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp_dir, target)
+    except OSError as err:
+        raise _as_user_error(err, target) from err
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _as_user_error(err: OSError, target: Path) -> UserError:
+    if err.errno == 28:  # ENOSPC
+        return UserError(f"The disk is full: could not write {target}. Free some space and try again.")
+    return UserError(f"Could not write {target}: {err.strerror or err}")

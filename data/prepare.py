@@ -1,0 +1,267 @@
+"""Prepare a chat dataset for training: read every input, clean and label the conversations, window
+the long ones, split train/validation, and write `train.jsonl`, `val.jsonl` and `report.json`.
+
+    python -m data.prepare INPUT [INPUT ...] --out DIR [--format auto|aihub|kakao|text|messages|sharegpt|alpaca]
+        [--speakers blog|numbered] [--bot SPEAKER] [--no-mask-names] [--val-ratio R] [--seed N]
+        [--max-length N] [--tokenizer demo|PATH|ID] [--gap-minutes M] [--overlap-turns K]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core import fileio
+from core.errors import UserError
+from data import masking
+from data.conversation import Conversation
+from data.readers import FORMATS, aihub, detect_format, read_source
+from data.render import Line, SPEAKER_STYLES, as_messages, render_text, speaker_labels
+from data.report import Report
+from data.sources import SkipFile, iter_sources
+from data.tokens import training_ids
+from data.windows import split_long_lines, windows
+
+
+class PrepareConfig(BaseModel):
+    """Every option of data preparation, with the defaults the seed used where it had one."""
+
+    inputs: list[str] = Field(min_length=1, description="files, folders or zips to read")
+    format: Literal[FORMATS] = Field("auto", description="input format; auto detects it per file")
+    speakers: Literal[SPEAKER_STYLES] = Field("blog", description="blog: user/bot as in the seed; numbered: user1, user2, …/bot")
+    bot: str | None = Field(None, description="the speaker the bot learns to be; default: AI Hub speaker 2, "
+                                              "the most active Kakao participant, the assistant role")
+    mask_names: bool = Field(True, description="replace masked and real names with <name>")
+    val_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="share of conversations held out for validation")
+    seed: int = Field(42, description="seed of the train/validation split")
+    max_length: int = Field(1024, ge=32, le=131072, description="longest example in tokens; longer chats are windowed")
+    tokenizer: str = Field("demo", description="tokenizer for counting tokens: demo, a local folder or a hub id")
+    gap_minutes: float = Field(60.0, gt=0, description="Kakao: a silence this long starts a new conversation")
+    overlap_turns: int = Field(2, ge=0, le=32, description="turns repeated at the start of the next window")
+
+
+@dataclass
+class Prepared:
+    train: list[dict]
+    val: list[dict]
+    report: Report
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def examples(self) -> list[dict]:
+        return self.train + self.val
+
+
+def prepare(config: PrepareConfig, tokenizer) -> Prepared:
+    report = Report()
+    conversations = list(_read_all(config, report))
+    labelled = [(conv, lines) for conv in conversations if (lines := _label(conv, config, report))]
+    val_ids = _validation_ids(len(labelled), config.val_ratio, config.seed)
+    train, val = [], []
+    windowed = cut_lines = windows_without_bot = 0
+    for index, (conv, lines) in enumerate(labelled):
+        lines, cut = split_long_lines(lines, config.max_length, tokenizer)
+        cut_lines += cut
+        pieces = windows(lines, config.max_length, config.overlap_turns, tokenizer)
+        windowed += len(pieces) > 1
+        for number, piece in enumerate(pieces, start=1):
+            if not any(line.role == "assistant" for line in piece):
+                windows_without_bot += 1  # nothing in it for the bot to learn
+                continue
+            example = _example(conv, piece, (number, len(pieces)) if len(pieces) > 1 else None, tokenizer)
+            (val if index in val_ids else train).append(example)
+    if windows_without_bot:
+        report.note(f"{windows_without_bot} windows without a bot line were left out")
+    if cut_lines:
+        report.note(f"{cut_lines} single messages longer than {config.max_length} tokens were cut into pieces")
+    if not train and not val:
+        raise UserError(_nothing_usable_message(report))
+    prepared = Prepared(train, val, report)
+    prepared.stats = _stats(conversations, labelled, prepared, windowed, config)
+    return prepared
+
+
+def write(prepared: Prepared, out_dir: Path, config: PrepareConfig, tokenizer_name: str) -> Path:
+    """Writes the dataset folder atomically: a reader sees the old folder or the new one, never half."""
+    out_dir = Path(out_dir)
+    with fileio.atomic_dir(out_dir) as tmp:
+        fileio.write_jsonl(tmp / "train.jsonl", prepared.train)
+        fileio.write_jsonl(tmp / "val.jsonl", prepared.val)
+        fileio.write_json(tmp / "report.json", report_json(prepared, config, tokenizer_name))
+    return out_dir
+
+
+def report_json(prepared: Prepared, config: PrepareConfig, tokenizer_name: str) -> dict:
+    report = prepared.report
+    return {
+        "config": config.model_dump(),
+        "tokenizer": tokenizer_name,
+        "counts": prepared.stats,
+        "files": [{"source": source, "format": fmt} for source, fmt in report.files_read.items()],
+        "skipped_files": report.skipped_files,
+        "skipped_lines": report.skipped_lines,
+        "skipped_line_count": report.skipped_line_count,
+        "dropped_conversations": dict(report.dropped),
+        "notes": report.notes,
+    }
+
+
+def _read_all(config: PrepareConfig, report: Report):
+    gap = timedelta(minutes=config.gap_minutes)
+    for source in iter_sources(config.inputs, report):
+        try:
+            fmt = detect_format(source) if config.format == "auto" else config.format
+            found = 0
+            for conversation in read_source(source, fmt, report, gap):
+                found += 1
+                yield conversation
+                fmt = conversation.format if fmt == "generic" else fmt
+        except SkipFile as err:
+            report.skip_file(source.name, str(err))
+            continue
+        except UnicodeDecodeError as err:
+            report.skip_file(source.name, f"could not be decoded as {err.encoding}")
+            continue
+        except OSError as err:
+            report.skip_file(source.name, f"could not be read ({err})")
+            continue
+        if found:
+            report.files_read[source.name] = fmt
+        elif not any(skip["source"] == source.name for skip in report.skipped_files):
+            report.skip_file(source.name, "no conversations in it")
+
+
+def _label(conv: Conversation, config: PrepareConfig, report: Report) -> list[Line] | None:
+    """The conversation as labelled lines, or None (counted in the report) when it can't be trained on."""
+    turns = [turn for turn in conv.turns if turn.speaker != "system" and not masking.is_system_only(turn.text)]
+    if config.mask_names:
+        texts = [masking.mask_text(turn.text, conv.names) for turn in turns]
+    else:
+        texts = [turn.text.strip() for turn in turns]
+    kept = [(turn.speaker, text) for turn, text in zip(turns, texts) if text]
+    if not kept:
+        report.dropped["empty"] += 1
+        return None
+    speakers = list(dict.fromkeys(speaker for speaker, _ in kept))
+    if len(speakers) < 2:
+        report.dropped["only one speaker"] += 1
+        return None
+    bot = _bot_for(conv, config)
+    if bot not in speakers:
+        report.dropped[f"the bot speaker '{bot}' never speaks"] += 1
+        return None
+    if conv.format == "kakao" and config.bot is None:
+        report.note(f"{conv.source}: bot = {bot} (the most active participant; choose another with --bot)")
+    labels = speaker_labels(speakers, bot, config.speakers)
+    return [Line(labels[speaker], "assistant" if speaker == bot else "user", text) for speaker, text in kept]
+
+
+def _bot_for(conv: Conversation, config: PrepareConfig) -> str:
+    if conv.role_based or not config.bot:
+        return conv.default_bot or ""
+    return aihub.normalize_speaker(config.bot) if conv.format == "aihub" else config.bot.strip()
+
+
+def _validation_ids(count: int, ratio: float, seed: int) -> set[int]:
+    """Whole conversations go to validation, so no window of one leaks into the other split."""
+    if ratio <= 0 or count < 2:
+        return set()
+    n_val = min(count - 1, max(1, round(count * ratio)))
+    return set(random.Random(seed).sample(range(count), n_val))
+
+
+def _example(conv: Conversation, lines: list[Line], window, tokenizer) -> dict:
+    text = render_text(lines)
+    return {
+        "source": conv.source,
+        "format": conv.format,
+        "subject": conv.subject,
+        "window": list(window) if window else None,
+        "messages": as_messages(lines),
+        "text": text,
+        "num_tokens": len(training_ids(text, tokenizer)),
+    }
+
+
+def _stats(conversations, labelled, prepared: Prepared, windowed: int, config: PrepareConfig) -> dict:
+    examples = prepared.examples
+    speakers_per_conversation = Counter(len({line.label for line in lines}) for _, lines in labelled)
+    return {
+        "files_read": len(prepared.report.files_read),
+        "files_skipped": len(prepared.report.skipped_files),
+        "conversations_found": len(conversations),
+        "conversations_kept": len(labelled),
+        "conversations_dropped": sum(prepared.report.dropped.values()),
+        "conversations_windowed": windowed,
+        "windowed_share": round(windowed / len(labelled), 4) if labelled else 0.0,
+        "train_examples": len(prepared.train),
+        "val_examples": len(prepared.val),
+        "turns": sum(len(example["messages"]) for example in examples),
+        "speakers_per_conversation": {str(k): v for k, v in sorted(speakers_per_conversation.items())},
+        "tokens_per_example": [example["num_tokens"] for example in examples],
+        "max_length": config.max_length,
+    }
+
+
+def _nothing_usable_message(report: Report) -> str:
+    reasons = [f"{skip['source']}: {skip['reason']}" for skip in report.skipped_files[:10]]
+    reasons += [f"{count} conversation(s) dropped: {reason}" for reason, count in report.dropped.items()]
+    reasons += report.notes
+    detail = "\n  ".join(reasons) or "no input files were found"
+    return f"No usable conversation was found.\n  {detail}"
+
+
+def _parse_args(argv: list[str] | None) -> tuple[PrepareConfig, Path]:
+    defaults = PrepareConfig(inputs=["-"])
+    parser = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or zips")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write train.jsonl, val.jsonl, report.json")
+    parser.add_argument("--format", choices=FORMATS, default=defaults.format)
+    parser.add_argument("--speakers", choices=SPEAKER_STYLES, default=defaults.speakers)
+    parser.add_argument("--bot", default=None, metavar="SPEAKER", help=PrepareConfig.model_fields["bot"].description)
+    parser.add_argument("--no-mask-names", dest="mask_names", action="store_false")
+    parser.add_argument("--val-ratio", type=float, default=defaults.val_ratio)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--tokenizer", default=defaults.tokenizer, help=PrepareConfig.model_fields["tokenizer"].description)
+    parser.add_argument("--gap-minutes", type=float, default=defaults.gap_minutes)
+    parser.add_argument("--overlap-turns", type=int, default=defaults.overlap_turns)
+    args = vars(parser.parse_args(argv))
+    out_dir = args.pop("out")
+    return PrepareConfig(**args), out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from tuning.models import load_tokenizer
+
+    try:
+        config, out_dir = _parse_args(argv)
+        tokenizer = load_tokenizer(config.tokenizer)
+        prepared = prepare(config, tokenizer)
+        write(prepared, out_dir, config, config.tokenizer)
+    except ValidationError as err:
+        print("error: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()), file=sys.stderr)
+        return 2
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    stats = prepared.stats
+    print(f"{stats['train_examples']} train / {stats['val_examples']} validation examples from "
+          f"{stats['conversations_kept']} conversations ({stats['conversations_dropped']} dropped, "
+          f"{stats['files_skipped']} files skipped) -> {out_dir}")
+    for skip in prepared.report.skipped_files:
+        print(f"skipped {skip['source']}: {skip['reason']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Creates or updates the project's virtualenv at .venv: CPU torch and no GPU packages on a machine
+# without an NVIDIA GPU; a CUDA torch, requirements-gpu.txt and a CUDA llama.cpp on one with a GPU.
+# Re-running is cheap: nothing is reinstalled while the requirement files are unchanged.
+# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_dev=0
+[ "${1:-}" = "--dev" ] && want_dev=1
+
+python_bin=${PYTHON:-python3}
+"$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "Python 3.11 or newer is needed (found $("$python_bin" --version 2>&1))." >&2; exit 1; }
+
+# TUNER_FLAVOUR=cpu|gpu overrides the detection (a Docker build has no GPU to detect).
+flavour=${TUNER_FLAVOUR:-auto}
+if [ "$flavour" = auto ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then flavour=gpu; else flavour=cpu; fi
+fi
+if [ "$flavour" = gpu ]; then
+  torch_spec=(torch==2.14.1 torchvision==0.29.1)   # CUDA builds from PyPI; Unsloth needs torch<2.15
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=on -DLLAVA_BUILD=OFF}"
+else
+  flavour=cpu
+  torch_spec=(torch==2.13.0)                       # the CPU build
+  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
+fi
+
+req_files=(requirements.txt)
+[ $flavour = gpu ] && req_files+=(requirements-gpu.txt)
+[ $want_dev = 1 ] && req_files+=(requirements-dev.txt)
+stamp_wanted="$flavour $(cat "${req_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
+stamp_file=.venv/.installed
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ]; then
+  exit 0
+fi
+
+[ -x .venv/bin/python ] || "$python_bin" -m venv .venv
+pip_install() { .venv/bin/python -m pip install --disable-pip-version-check -q "$@"; }
+
+echo "Setting up .venv for $flavour (first time: about 6 minutes, most of it compiling llama.cpp)..."
+pip_install --upgrade pip wheel
+pip_install "${torch_spec[@]}"
+# Keep every later install on the torch just installed (a bare 'torch' requirement would pull CUDA).
+.venv/bin/python -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' > .venv/torch-constraint.txt
+for req in "${req_files[@]}"; do
+  pip_install -r "$req" -c .venv/torch-constraint.txt
+done
+echo "$stamp_wanted" > "$stamp_file"
+echo "Set-up done ($flavour)."

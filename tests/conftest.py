@@ -1,0 +1,46 @@
+"""Shared fixtures: a temporary workspace, the demo tokenizer built in it, and small file builders."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from core.workspace import Workspace  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "samples"
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Workspace:
+    return Workspace.open(tmp_path_factory.mktemp("workspace"))
+
+
+@pytest.fixture(scope="session")
+def demo_tokenizer(workspace):
+    from tuning.models import load_tokenizer
+
+    return load_tokenizer("demo", workspace)
+
+
+def aihub_document(lines: list[tuple[int, str]], subject: str = "식음료", with_norm_text: bool = True) -> dict:
+    """An AI Hub "주제별 텍스트 일상 대화 데이터" document with these (speaker number, text) lines."""
+    speakers = {n: {"id": f"{n}번", "sex": "여성", "age": "20대"} for n, _ in lines}
+    annotated = []
+    for index, (speaker, text) in enumerate(lines, start=1):
+        line = {"id": str(index), "text": f"{speaker} : {text}", "speaker": speakers[speaker], "speechAct": ""}
+        if with_norm_text:
+            line["norm_text"] = text
+        annotated.append(line)
+    return {"numberOfItems": 1, "info": [{"id": "T", "annotations": {"subject": subject, "lines": annotated}}]}
+
+
+def write_aihub(path: Path, lines: list[tuple[int, str]], **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(aihub_document(lines, **kwargs), ensure_ascii=False), encoding="utf-8")
+    return path

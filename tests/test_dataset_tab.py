@@ -1,0 +1,69 @@
+"""The Dataset tab driven through the running app with gradio_client, as the browser would."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from gradio_client import Client, handle_file
+
+from tests.app_server import running_app
+from tests.conftest import SAMPLES
+
+DEFAULT_OPTIONS = dict(fmt="auto", speakers="blog", bot="", mask_names=True, tokenizer="demo", max_length=1024,
+                       overlap_turns=2, gap_minutes=60, val_ratio=0.05, seed=42)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    workspace_dir = tmp_path_factory.mktemp("app") / "workspace"
+    with running_app(workspace_dir) as url:
+        yield url, workspace_dir
+
+
+def options(uploads=None, source_path="", **overrides):
+    values = {**DEFAULT_OPTIONS, **overrides}
+    return [uploads, source_path, *values.values()]
+
+
+def test_preview_of_the_bundled_sample_shows_stats_histogram_and_samples_with_special_tokens(app):
+    url, _ = app
+    summary, histogram, files, samples, skipped = Client(url, verbose=False).predict(
+        *options(source_path="samples/aihub_synthetic", speakers="numbered"), api_name="/preview")
+    assert "conversations kept of 180 found" in summary
+    assert "Speakers per conversation: 2 speakers:" in summary and "3 speakers:" in summary
+    assert samples.startswith("<|begin_of_text|>user1: ") and "<|end_of_text|>" in samples
+    assert "<name>" in samples or "bot: " in samples
+    assert sum(row[1] for row in histogram["data"]) >= 150
+    assert len(files["data"]) == 180 and files["data"][0] == ["samples/aihub_synthetic/KAKAO_SYN_0001.json", "aihub"]
+    assert skipped["data"] == [] or skipped["data"] == [["", "", ""]]
+
+
+def test_upload_preview_and_save_a_kakao_export(app):
+    url, workspace_dir = app
+    client = Client(url, verbose=False)
+    upload = [handle_file(str(SAMPLES / "kakao" / "kakao_mobile_synthetic.txt"))]
+    summary, *_ = client.predict(*options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/preview")
+    assert "conversations kept" in summary
+    message, saved = client.predict("my-chats", *options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/save_dataset")
+    assert "Saved **my-chats**" in message
+    dataset = workspace_dir / "datasets" / "my-chats"
+    rows = [json.loads(line) for line in (dataset / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    bot_lines = [m["content"] for row in rows for m in row["messages"] if m["speaker"] == "bot"]
+    assert "나 오늘 국수 땡겨" in bot_lines  # 최유나 is the bot
+    assert json.loads((dataset / "report.json").read_text(encoding="utf-8"))["config"]["bot"] == "최유나"
+    assert list((workspace_dir / "uploads").glob("*/kakao_mobile_synthetic.txt"))
+
+
+def test_bad_input_gives_a_clear_message_not_a_traceback(app, tmp_path):
+    url, _ = app
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(Exception) as no_chat:
+        Client(url, verbose=False).predict(*options(uploads=[handle_file(str(broken))]), api_name="/preview")
+    assert "No usable conversation was found" in str(no_chat.value) and "broken JSON" in str(no_chat.value)
+    with pytest.raises(Exception) as outside:
+        Client(url, verbose=False).predict(*options(source_path="../../etc"), api_name="/preview")
+    assert "outside the workspace" in str(outside.value)
+    with pytest.raises(Exception) as bad_name:
+        Client(url, verbose=False).predict("../evil", *options(source_path="samples/kakao"), api_name="/save_dataset")
+    assert "not a usable name" in str(bad_name.value)
