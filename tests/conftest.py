@@ -44,3 +44,28 @@ def write_aihub(path: Path, lines: list[tuple[int, str]], **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(aihub_document(lines, **kwargs), ensure_ascii=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir(workspace) -> Path:
+    from tuning.demo_model import ensure_demo_model
+
+    return ensure_demo_model(workspace)
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(workspace, demo_tokenizer) -> Path:
+    """The bundled AI Hub sample, prepared as the Dataset tab would, saved in the test workspace."""
+    from data.prepare import PrepareConfig, prepare, write
+
+    config = PrepareConfig(inputs=[str(SAMPLES / "aihub_synthetic")], val_ratio=0.05)
+    return write(prepare(config, demo_tokenizer), workspace.dataset_dir("sample"), config, "demo")
+
+
+def seed_demo_model(demo_model_dir: Path, workspace_dir: Path) -> None:
+    """Copies the already-built demo model into another workspace (it would build the same files)."""
+    import shutil
+
+    target = Path(workspace_dir) / "models" / "demo"
+    if not target.exists():
+        shutil.copytree(demo_model_dir, target)

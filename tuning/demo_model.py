@@ -1,6 +1,9 @@
 """The demo base model the project builds itself, offline, so every tab works without a GPU or a
-model hub. This module builds its tokenizer: a byte-level BPE trained on the bundled Korean sample
-with Llama-3's split regex, special tokens and chat template (so llama.cpp treats it as `llama-bpe`).
+model hub: a byte-level BPE tokenizer trained on the bundled Korean sample with Llama-3's split
+regex, special tokens and chat template (so llama.cpp treats it as `llama-bpe`), and a small
+Llama (GQA, sizes that are multiples of 256 so k-quants apply) pre-trained briefly on the sample's
+utterances as plain Korean text. It has never seen the `user:`/`bot:` format, so fine-tuning on
+the sample visibly changes it.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from core.workspace import Workspace
 from data.bundled import SAMPLE_DIR
 
 BUILDER_VERSION = 1
+MODEL_VERSION = 1
 DEMO_NAME = "demo"
 VOCAB_SIZE = 4096
 # Llama-3's pre-tokenizer split, as in its tokenizer.json.
@@ -48,6 +52,70 @@ def ensure_demo_tokenizer(workspace: Workspace) -> Path:
     return target
 
 
+# The architecture and its brief pre-training: about half a minute on 2 CPU cores.
+MODEL_SHAPE = dict(hidden_size=256, intermediate_size=768, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, max_position_embeddings=2048, rms_norm_eps=1e-5, rope_theta=500000.0,
+                   tie_word_embeddings=False)
+PRETRAIN = dict(steps=170, batch_size=8, block_size=128, learning_rate=5e-3, warmup_steps=10, seed=0)
+
+
+def ensure_demo_model(workspace: Workspace) -> Path:
+    """The demo model folder (tokenizer and weights), built on first use and cached in the workspace."""
+    target = ensure_demo_tokenizer(workspace)
+    stamp = {"model_version": MODEL_VERSION, "tokenizer": fileio.read_json(target / "demo_tokenizer.json"),
+             "shape": MODEL_SHAPE, "pretrain": PRETRAIN}
+    if fileio.read_json(target / "demo_model.json") == stamp:
+        return target
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    model = pretrain_model(tokenizer, plain_corpus())
+    with fileio.atomic_dir(target) as tmp:
+        tokenizer.save_pretrained(tmp)
+        fileio.write_json(tmp / "demo_tokenizer.json", fileio.read_json(target / "demo_tokenizer.json"))
+        model.save_pretrained(tmp, safe_serialization=True)
+        fileio.write_json(tmp / "demo_model.json", stamp)
+    return target
+
+
+def pretrain_model(tokenizer, corpus: list[str]):
+    """A small Llama trained briefly (next-token prediction) on the corpus, deterministic for a seed."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(PRETRAIN["seed"])
+    config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **MODEL_SHAPE)
+    model = LlamaForCausalLM(config)
+    stream = []
+    for text in corpus:
+        stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    tokens = torch.tensor(stream)
+    block, batch = PRETRAIN["block_size"], PRETRAIN["batch_size"]
+    generator = torch.Generator().manual_seed(PRETRAIN["seed"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN["learning_rate"], weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / PRETRAIN["warmup_steps"])
+                                                 * max(0.05, 1 - step / PRETRAIN["steps"]))
+    model.train()
+    for _ in range(PRETRAIN["steps"]):
+        starts = torch.randint(0, len(tokens) - block - 1, (batch,), generator=generator)
+        rows = torch.stack([tokens[start:start + block] for start in starts.tolist()])
+        loss = model(input_ids=rows, labels=rows).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+    model.eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def plain_corpus() -> list[str]:
+    """The sample's conversations as plain Korean text: utterances on their own lines, masked, no labels."""
+    return ["\n".join(line.content for line in lines) for lines in _sample_lines("blog")]
+
+
 def build_tokenizer(corpus: list[str]):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -72,18 +140,19 @@ def build_tokenizer(corpus: list[str]):
 
 
 def sample_corpus() -> list[str]:
-    """Every utterance of the bundled sample, masked, plus the rendered speaker labels."""
+    """Every utterance of the bundled sample, masked, rendered with its speaker label in both styles."""
+    return [line.render() for style in ("blog", "numbered") for lines in _sample_lines(style) for line in lines]
+
+
+def _sample_lines(style: str):
     from data.prepare import PrepareConfig, _label, _read_all
     from data.report import Report
 
-    texts = []
-    for style in ("blog", "numbered"):
-        config = PrepareConfig(inputs=[str(SAMPLE_DIR)], speakers=style)
-        report = Report()
-        for conversation in _read_all(config, report):
-            lines = _label(conversation, config, report) or []
-            texts.extend(line.render() for line in lines)
-    return texts
+    config = PrepareConfig(inputs=[str(SAMPLE_DIR)], speakers=style)
+    report = Report()
+    for conversation in _read_all(config, report):
+        if lines := _label(conversation, config, report):
+            yield lines
 
 
 def _digest(corpus: list[str]) -> str:

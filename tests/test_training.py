@@ -1,0 +1,161 @@
+"""Training through the real subprocess (`python -m tuning.train`) on the demo model."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tuning.runs import RunDir
+
+FAST = {"max_length": 256, "logging_steps": 2, "eval_steps": 4, "save_steps": 2, "warmup_steps": 2,
+        "learning_rate": 0.002}
+
+
+def train_command(workspace, dataset, run_dir, config_path, *extra):
+    return [sys.executable, "-m", "tuning.train", "--dataset", str(dataset), "--base-model", "demo",
+            "--out", str(run_dir), "--config", str(config_path), "--workspace", str(workspace.root), *extra]
+
+
+def write_config(tmp_path, **values):
+    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.json"
+    path.write_text(json.dumps({**FAST, **values}), encoding="utf-8")
+    return path
+
+
+def run_training(command, timeout=600):
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def start_training(command):
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def wait_for(condition, timeout=300, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_short_demo_run_completes_and_its_loss_falls(workspace, demo_model_dir, sample_dataset, tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = run_training(train_command(workspace, sample_dataset, run.path, write_config(tmp_path), "--max-steps", "12"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = run.status()
+    assert status["state"] == "completed" and status["step"] == 12
+    losses = [row["loss"] for row in run.metrics() if "loss" in row]
+    assert len(losses) == 6 and losses[-1] < losses[0] - 0.3
+    assert any("eval_loss" in row for row in run.metrics())
+    assert all(row["tokens_per_s"] > 0 and "eta_s" in row and "learning_rate" in row
+               for row in run.metrics() if "loss" in row)
+    assert (run.adapter / "adapter_model.safetensors").is_file() and (run.adapter / "tokenizer.json").is_file()
+    saved = json.loads(run.config_path.read_text())
+    assert saved["backend"] == "hf" and saved["optim"] == "adamw_torch" and saved["load_in_4bit"] is False
+    assert "step 12/12" in run.log_path.read_text()
+
+
+def test_the_adapter_loads_back_and_changes_the_models_answers(workspace, demo_model_dir, sample_dataset, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run = RunDir(tmp_path / "run")
+    config = write_config(tmp_path, learning_rate=0.003)
+    assert run_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "16")).returncode == 0
+    tokenizer = AutoTokenizer.from_pretrained(run.adapter)
+    base = AutoModelForCausalLM.from_pretrained(demo_model_dir)
+    prompt = tokenizer("user: 오늘 점심 뭐 먹을래?\nbot:", return_tensors="pt")
+    with torch.no_grad():
+        before = base.generate(**prompt, max_new_tokens=12, do_sample=False)
+        tuned = PeftModel.from_pretrained(base, run.adapter)
+        after = tuned.generate(**prompt, max_new_tokens=12, do_sample=False)
+    assert not torch.equal(before, after)
+
+
+def test_stop_saves_a_checkpoint_and_resume_continues_from_its_step(workspace, demo_model_dir, sample_dataset,
+                                                                     tmp_path):
+    run = RunDir(tmp_path / "run")
+    config = write_config(tmp_path)
+    first = start_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "400"))
+    try:
+        wait_for(lambda: (run.status().get("step") or 0) >= 3, what="step 3")
+        second = run_training(train_command(workspace, sample_dataset, tmp_path / "other", config, "--max-steps", "2"))
+        assert second.returncode == 2 and "already running in this workspace" in second.stderr
+        assert not (tmp_path / "other" / "status.json").exists()
+        run.request_stop()
+        assert first.wait(timeout=300) == 0
+    finally:
+        first.kill()
+    status = run.status()
+    assert status["state"] == "stopped"
+    stopped_at = status["step"]
+    checkpoint = run.last_checkpoint()
+    assert checkpoint.name == f"checkpoint-{stopped_at}" and (checkpoint / "optimizer.pt").is_file()
+
+    resumed = run_training(train_command(workspace, sample_dataset, run.path, config, "--resume",
+                                         "--max-steps", str(stopped_at + 4)))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    status = run.status()
+    assert status["state"] == "completed" and status["step"] == stopped_at + 4
+    assert status["resumed_from"] == checkpoint.name
+    steps = [row["step"] for row in run.metrics() if "loss" in row]
+    assert steps == sorted(set(steps)) and steps[-1] == stopped_at + 4
+    trainer_state = json.loads((run.last_checkpoint() / "trainer_state.json").read_text())
+    assert trainer_state["global_step"] == stopped_at + 4
+
+
+def test_a_killed_run_is_reported_failed_and_keeps_its_checkpoints(workspace, demo_model_dir, sample_dataset,
+                                                                  tmp_path):
+    run = RunDir(tmp_path / "run")
+    process = start_training(train_command(workspace, sample_dataset, run.path, write_config(tmp_path),
+                                           "--max-steps", "400"))
+    try:
+        wait_for(lambda: run.last_checkpoint() is not None, what="a checkpoint")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    status = run.status()
+    assert status["state"] == "failed" and "ended unexpectedly" in status["error"]
+    assert json.loads(run.status_path.read_text())["state"] == "failed"  # recorded, not only reported
+    assert run.last_checkpoint() is not None and (run.last_checkpoint() / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"lora_r": 0}, "lora_r"),
+    ({"max_steps": 0}, "max_steps must be -1"),
+    ({"target_modules": ["qkv"]}, "unknown LoRA target modules"),
+    ({"load_in_4bit": True}, "4-bit loading (QLoRA) needs an NVIDIA GPU"),
+    ({"optim": "adamw_8bit"}, "needs bitsandbytes on an NVIDIA GPU"),
+    ({"backend": "unsloth"}, "Unsloth backend needs an NVIDIA GPU"),
+])
+def test_bad_configs_are_refused_before_anything_starts(workspace, sample_dataset, tmp_path, values, message):
+    run_dir = tmp_path / "run"
+    result = run_training(train_command(workspace, sample_dataset, run_dir, write_config(tmp_path, **values)))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (run_dir / "status.json").exists()
+
+
+def test_a_missing_dataset_or_model_is_a_clear_message(workspace, tmp_path):
+    result = run_training(train_command(workspace, tmp_path / "nope", tmp_path / "run", write_config(tmp_path)))
+    assert result.returncode == 2 and "is not a prepared dataset" in result.stderr
+
+
+def test_an_unavailable_base_model_fails_the_run_with_a_clear_message(workspace, sample_dataset, tmp_path):
+    run = RunDir(tmp_path / "run")
+    command = train_command(workspace, sample_dataset, run.path, write_config(tmp_path))
+    command[command.index("demo")] = "nobody/no-such-model"
+    result = run_training(command)
+    assert result.returncode == 1
+    status = run.status()
+    assert status["state"] == "failed" and "Could not get the model 'nobody/no-such-model'" in status["error"]
+    assert "use 'demo' or a local model folder" in status["error"]

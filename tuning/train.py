@@ -1,0 +1,291 @@
+"""Train a LoRA adapter on a prepared dataset, in a process of its own.
+
+    python -m tuning.train --dataset DIR --base-model demo|ID|PATH --out RUN_DIR
+        [--max-steps N] [--config FILE] [--resume] [--workspace DIR]
+
+Everything the run produces goes to RUN_DIR (see tuning/runs.py): the UI launches exactly this
+command and follows the run through those files. SIGTERM, Ctrl-C or a `RUN_DIR/stop` file stop it
+after the current step, with a checkpoint; `--resume` continues from the last checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from core import fileio
+from core.errors import UserError
+from core.workspace import Workspace
+from tuning.config import Hardware, TrainConfig, resolve
+from tuning.runs import RunDir, training_lock
+
+CPU_MAX_PARAMETERS = 2e9  # beyond this, training on a CPU would take days: refuse and say so
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    run = RunDir(Path(args.out).expanduser().resolve())
+    workspace = Workspace.open(args.workspace)
+    try:
+        config = _config_from_args(args, run)
+        hardware = Hardware.detect()
+        config = preflight(config, hardware)
+        with training_lock(workspace.root):
+            return _run(config, run, workspace, hardware, resume=args.resume)
+    except UserError as err:  # refused before the run started: its status (if any) stays as it was
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
+    """The config resolved for this machine, refused (UserError) if it cannot run here; the UI calls
+    this too, so a bad start is refused before any process is launched."""
+    if not (Path(config.dataset) / "train.jsonl").is_file():
+        raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.")
+    return resolve(config, hardware)
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m tuning.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", help="prepared dataset folder (train.jsonl, val.jsonl)")
+    parser.add_argument("--base-model", help="demo, a Hugging Face id, or a local model folder")
+    parser.add_argument("--out", required=True, help="the run directory")
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--config", type=Path, default=None, help="a TrainConfig JSON file (the UI writes one)")
+    parser.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
+    parser.add_argument("--workspace", default=None, help="workspace for the demo model and the training lock")
+    return parser.parse_args(argv)
+
+
+def _config_from_args(args, run: RunDir) -> TrainConfig:
+    from pydantic import ValidationError
+
+    if args.resume:
+        source = run.config_path
+    else:
+        source = args.config
+    values = fileio.read_json(source, {}) if source else {}
+    if args.resume and not values:
+        raise UserError(f"{run.path} has no config.json: there is no run to resume there.")
+    overrides = {"dataset": args.dataset, "base_model": args.base_model, "max_steps": args.max_steps}
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    if "dataset" in values:
+        values["dataset"] = str(Path(values["dataset"]).expanduser().resolve())
+    try:
+        return TrainConfig.model_validate(values)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in err.errors())
+        raise UserError(f"Invalid training config: {problems}") from err
+
+
+def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
+    run.path.mkdir(parents=True, exist_ok=True)
+    _tee_output(run.log_path)
+    checkpoint = _checkpoint_to_resume(run) if resume else None
+    if not resume:
+        run.metrics_path.unlink(missing_ok=True)
+    run.stop_path.unlink(missing_ok=True)
+    stop = _StopRequest(run)
+    run.write_status("running", pid=os.getpid(), started_at=time.time(), resumed_from=checkpoint and checkpoint.name)
+    print(f"run {run.path} (pid {os.getpid()})", flush=True)
+    try:
+        config.save(run.config_path)
+        if config.backend == "unsloth":
+            import unsloth  # noqa: F401  (patches transformers, TRL and PEFT: must come before them)
+        outcome = train(config, run, workspace, hardware, stop, checkpoint)
+    except UserError as err:
+        return _fail(run, str(err))
+    except Exception as err:  # noqa: BLE001 - the run must end as "failed" with a reason, whatever broke
+        traceback.print_exc()
+        return _fail(run, _explain(err))
+    run.write_status(outcome["state"], **{k: v for k, v in outcome.items() if k != "state"})
+    print(f"{outcome['state']} at step {outcome['step']}", flush=True)
+    return 0
+
+
+def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, stop: "_StopRequest",
+          checkpoint: Path | None) -> dict:
+    """Load the base with LoRA, tokenize (and pack) the dataset, run TRL's SFTTrainer, save the adapter."""
+    from tuning.backends import load_for_training, resolve_model_path
+
+    model_path = resolve_model_path(config.base_model, workspace)
+    _refuse_impossible(model_path, hardware, config)
+    model, tokenizer = load_for_training(config, model_path)
+    train_set, val_set = _datasets(config, tokenizer)
+    batch_size, accumulation = choose_batch_size(config, hardware, model_path)
+    print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
+          f"{accumulation}, {len(train_set)} training rows, packing {config.packing}", flush=True)
+    trainer, collator = _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    step = trainer.state.global_step
+    if stop.requested:
+        return {"state": "stopped", "step": step, "max_steps": trainer.state.max_steps}
+    _save_adapter(model, tokenizer, run, config, model_path)
+    return {"state": "completed", "step": step, "max_steps": trainer.state.max_steps}
+
+
+def _datasets(config: TrainConfig, tokenizer):
+    from tuning.dataset import load_split, to_dataset, tokenize_examples
+
+    train_rows, rewindowed = tokenize_examples(load_split(Path(config.dataset), "train"), tokenizer,
+                                               config.max_length, config.loss_on)
+    if not train_rows:
+        raise UserError(f"The dataset {config.dataset} has no training rows for this tokenizer and loss setting.")
+    if rewindowed:
+        print(f"{rewindowed} examples were longer than {config.max_length} tokens with this model's tokenizer "
+              "and were split into windows", flush=True)
+    val_rows, _ = tokenize_examples(load_split(Path(config.dataset), "val"), tokenizer, config.max_length, config.loss_on)
+    val_set = to_dataset(val_rows, config.max_length, config.packing) if val_rows else None
+    return to_dataset(train_rows, config.max_length, config.packing), val_set
+
+
+def choose_batch_size(config: TrainConfig, hardware: Hardware, model_path: str) -> tuple[int, int]:
+    """(micro-batch, accumulation) keeping batch × accumulation as configured; with auto, the
+    largest micro-batch whose estimated memory fits the GPU (on a CPU, the whole batch at once)."""
+    if not config.auto_batch_size:
+        return config.batch_size, config.gradient_accumulation_steps
+    effective = config.effective_batch_size
+    candidates = [size for size in range(effective, 0, -1) if effective % size == 0]
+    if not hardware.cuda:
+        return candidates[0], 1
+    from tuning.memory import ModelShape, estimate_training_gib
+
+    shape = ModelShape.from_folder(model_path)
+    budget = hardware.gpu_memory_gib * 0.9
+    for size in candidates:
+        if estimate_training_gib(shape, size, config.max_length, config.load_in_4bit, config.backend) <= budget:
+            return size, effective // size
+    return 1, effective
+
+
+def _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware):
+    from trl import SFTConfig
+
+    from tuning.callbacks import RunFiles, StopOnRequest
+    from tuning.collators import make_collator
+    from tuning.trainer import ChatSFTTrainer
+
+    collator = make_collator(tokenizer.pad_token_id, config.packing, config.backend)
+    eval_steps = config.eval_steps or config.logging_steps
+    args = SFTConfig(
+        output_dir=str(run.checkpoints), per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size, gradient_accumulation_steps=accumulation,
+        warmup_steps=config.warmup_steps, learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler_type,
+        weight_decay=config.weight_decay, num_train_epochs=config.num_train_epochs, max_steps=config.max_steps,
+        logging_steps=config.logging_steps, save_strategy="steps", save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit, eval_strategy="steps" if val_set is not None else "no",
+        eval_steps=eval_steps, bf16=config.bf16, fp16=False, use_cpu=not hardware.cuda, optim=config.optim,
+        seed=config.seed, data_seed=config.seed, report_to=[], disable_tqdm=True, dataloader_num_workers=0,
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=config.max_length,
+        packing=False, gradient_checkpointing=config.gradient_checkpointing and config.backend == "hf",
+    )
+    callbacks = [RunFiles(run, collator), StopOnRequest(stop)]
+    trainer = ChatSFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
+                         processing_class=tokenizer, data_collator=collator, callbacks=callbacks)
+    return trainer, collator
+
+
+def _save_adapter(model, tokenizer, run: RunDir, config: TrainConfig, model_path: str) -> None:
+    """The final adapter, with the tokenizer and what chat and export need to know about the run."""
+    dataset_report = fileio.read_json(Path(config.dataset) / "report.json", {}) or {}
+    with fileio.atomic_dir(run.adapter) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        fileio.write_json(tmp / "training.json", {
+            "base_model": config.base_model, "base_model_path": model_path,
+            "speakers": (dataset_report.get("config") or {}).get("speakers", "blog"),
+            "prompt_format": "lines", "loss_on": config.loss_on, "max_length": config.max_length,
+        })
+
+
+def _refuse_impossible(model_path: str, hardware: Hardware, config: TrainConfig) -> None:
+    from tuning.memory import ModelShape, estimate_training_gib
+
+    shape = ModelShape.from_folder(model_path)
+    if not hardware.cuda and shape.parameters > CPU_MAX_PARAMETERS:
+        raise UserError(f"{config.base_model} has about {shape.parameters / 1e9:.1f} B parameters: training it needs "
+                        "an NVIDIA GPU. On this machine, train the demo model (chat with any GGUF still works).")
+    if hardware.cuda:
+        need = estimate_training_gib(shape, 1, config.max_length, config.load_in_4bit, config.backend)
+        if need > hardware.gpu_memory_gib:
+            raise UserError(f"{config.base_model} needs about {need:.1f} GiB even at batch 1 and max length "
+                            f"{config.max_length}, more than this GPU's {hardware.gpu_memory_gib:.0f} GiB: turn "
+                            "4-bit on, or lower the max length.")
+
+
+def _explain(err: Exception) -> str:
+    import torch
+
+    if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
+        return ("The GPU ran out of memory. Lower the batch size (or turn auto batch size on), the max length, "
+                "or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.")
+    if isinstance(err, OSError) and err.errno == 28:
+        return "The disk is full. Free some space, then press Resume: checkpoints so far are kept."
+    return f"{type(err).__name__}: {err}"
+
+
+def _fail(run: RunDir, message: str) -> int:
+    print(f"failed: {message}", file=sys.stderr, flush=True)
+    run.write_status("failed", error=message)
+    return 1
+
+
+def _checkpoint_to_resume(run: RunDir) -> Path:
+    state = (run.status() or {}).get("state")
+    if state == "completed":
+        raise UserError(f"The run {run.name} has already completed; start a new run to train more.")
+    checkpoint = run.last_checkpoint()
+    if checkpoint is None:
+        raise UserError(f"The run {run.name} has no checkpoint to resume from; start it again instead.")
+    step = int(checkpoint.name.rsplit("-", 1)[-1])
+    kept = [row for row in run.metrics() if row.get("step", 0) <= step]
+    fileio.write_text(run.metrics_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
+    return checkpoint
+
+
+class _StopRequest:
+    """Set by SIGTERM/SIGINT or by a `RUN_DIR/stop` file; the trainer stops after the current step."""
+
+    def __init__(self, run: RunDir):
+        self.run = run
+        self._signalled = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        self._signalled = True
+
+    @property
+    def requested(self) -> bool:
+        return self._signalled or self.run.stop_path.exists()
+
+
+def _tee_output(log_path: Path) -> None:
+    """Everything the process prints also goes to RUN_DIR/train.log."""
+    log = log_path.open("a", encoding="utf-8", buffering=1)
+
+    class Tee:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def write(self, text):
+            log.write(text)
+            return self.stream.write(text)
+
+        def flush(self):
+            log.flush()
+            self.stream.flush()
+
+        def __getattr__(self, name):
+            return getattr(self.stream, name)
+
+    sys.stdout, sys.stderr = Tee(sys.stdout), Tee(sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
