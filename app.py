@@ -14,26 +14,33 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
-from data.bundled import install_sample  # noqa: E402
+from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
+from tuning.config import Hardware  # noqa: E402
 from ui.common import coming_tab  # noqa: E402
 from ui.dataset_tab import create_dataset_tab  # noqa: E402
+from ui.train_tab import create_train_tab  # noqa: E402
 
 MAX_UPLOAD = "500mb"
 
 
-def build_app(workspace: Workspace) -> gr.Blocks:
+def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
+    device = f"GPU: {hardware.gpu_name} ({hardware.gpu_memory_gib:.0f} GiB)" if hardware.cuda else "no GPU (CPU)"
     with gr.Blocks(title="Korean chat tuner · 한국어 대화 튜너") as app:
         gr.Markdown("# Korean chat tuner · 한국어 대화 튜너\n"
-                    f"Workspace: `{workspace.root}`")
+                    f"Workspace: `{workspace.root}` · {device}")
         with gr.Tabs():
             with gr.Tab("Dataset · 데이터셋", id="dataset"):
                 create_dataset_tab(workspace)
-            with gr.Tab("Train · 학습", id="train"):
-                coming_tab("One-click LoRA fine-tuning", "issue #3")
+            with gr.Tab("Train · 학습", id="train") as train_tab:
+                train = create_train_tab(workspace, hardware)
             with gr.Tab("Export · 내보내기", id="export"):
                 coming_tab("GGUF export (f16, q8_0, q4_k_m)", "issue #4")
             with gr.Tab("Chat · 대화", id="chat"):
                 coming_tab("Chat and side-by-side comparison", "issue #5")
+        # Datasets saved in the Dataset tab appear in the Train tab's picker.
+        train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
+        on_load, load_inputs, load_outputs = train["on_load"]
+        app.load(on_load, inputs=load_inputs, outputs=load_outputs)
     return app
 
 
@@ -50,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     workspace = Workspace.open(args.workspace)
     install_sample(workspace)
-    app = build_app(workspace)
+    ensure_sample_dataset(workspace)
+    app = build_app(workspace, Hardware.detect())
     app.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, allowed_paths=[str(workspace.root)],
         max_file_size=MAX_UPLOAD, show_error=True,

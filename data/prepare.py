@@ -192,7 +192,8 @@ def _example(conv: Conversation, lines: list[Line], window, tokenizer) -> dict:
 
 def _stats(conversations, labelled, prepared: Prepared, windowed: int, config: PrepareConfig) -> dict:
     examples = prepared.examples
-    speakers_per_conversation = Counter(len({line.label for line in lines}) for _, lines in labelled)
+    # Real speakers, not labels: in the blog style three speakers share two labels.
+    speakers_per_conversation = Counter(len(conv.speakers()) for conv, _ in labelled)
     return {
         "files_read": len(prepared.report.files_read),
         "files_skipped": len(prepared.report.skipped_files),

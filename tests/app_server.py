@@ -1,7 +1,9 @@
 """Starts the real app (`python app.py`) on a free local port for tests that drive it."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +41,18 @@ def running_app(workspace_dir: Path, *extra_args: str):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+            kill_training_processes(Path(workspace_dir))
+
+
+def kill_training_processes(workspace_dir: Path) -> None:
+    """Training runs outlive the app by design; a test must not leave one running."""
+    for status_path in workspace_dir.glob("runs/*/status.json"):
+        status = json.loads(status_path.read_text(encoding="utf-8"))
+        if status.get("state") == "running" and isinstance(status.get("pid"), int):
+            try:
+                os.kill(status["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:

@@ -33,7 +33,8 @@ def test_preview_of_the_bundled_sample_shows_stats_histogram_and_samples_with_sp
     assert "Speakers per conversation: 2 speakers:" in summary and "3 speakers:" in summary
     assert samples.startswith("<|begin_of_text|>user1: ") and "<|end_of_text|>" in samples
     assert "<name>" in samples or "bot: " in samples
-    assert sum(row[1] for row in histogram["data"]) >= 150
+    lengths = [row[0] for row in histogram["value"]["data"]]  # one row per example, binned by the plot
+    assert len(lengths) >= 150 and all(0 < length <= 1024 for length in lengths) and histogram["x_bin"] > 0
     assert len(files["data"]) == 180 and files["data"][0] == ["samples/aihub_synthetic/KAKAO_SYN_0001.json", "aihub"]
     assert skipped["data"] == [] or skipped["data"] == [["", "", ""]]
 

@@ -68,6 +68,7 @@ def ensure_demo_model(workspace: Workspace) -> Path:
         return target
     from transformers import AutoTokenizer
 
+    print("Building the demo model (once per workspace, about a minute on 2 CPU cores)...", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(target)
     model = pretrain_model(tokenizer, plain_corpus())
     with fileio.atomic_dir(target) as tmp:

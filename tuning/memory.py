@@ -19,7 +19,8 @@ CUDA_CONTEXT_GIB = 0.5            # allocator slack and kernels beyond what PyTo
 ACTIVATION_BYTES = {"unsloth": 1.33, "hf": 1.33}
 # Logit bytes per token per vocabulary entry: Unsloth's fused cross-entropy never holds them all.
 LOGIT_BYTES = {"unsloth": 0.0, "hf": 5.9}
-# Fixed overhead beyond weights (LoRA weights, gradients and optimizer states, buffers), by backend.
+# Overhead beyond weights (LoRA weights, gradients and optimizer states, buffers) at 8B, by backend;
+# scaled by parameter count for other sizes.
 FIXED_GIB = {"unsloth": 0.62, "hf": 2.24}
 
 
@@ -61,6 +62,7 @@ class ModelShape:
 
 LLAMA3_8B = ModelShape(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                        num_key_value_heads=8, vocab_size=128256)
+LLAMA3_8B_PARAMETERS = LLAMA3_8B.parameters
 
 
 def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, load_in_4bit: bool,
@@ -73,4 +75,42 @@ def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, l
     tokens = batch_size * max_length
     activations = tokens * shape.num_hidden_layers * shape.hidden_size * ACTIVATION_BYTES[backend]
     logits = tokens * shape.vocab_size * LOGIT_BYTES[backend]
-    return round((weights + activations + logits) / GIB + FIXED_GIB[backend] + CUDA_CONTEXT_GIB, 2)
+    fixed = FIXED_GIB[backend] * shape.parameters / LLAMA3_8B_PARAMETERS  # optimizer states etc. grow with the model
+    return round((weights + activations + logits) / GIB + fixed + CUDA_CONTEXT_GIB, 2)
+
+
+KNOWN_SHAPES = {"beomi/Llama-3-Open-Ko-8B": LLAMA3_8B, "meta-llama/Meta-Llama-3-8B": LLAMA3_8B}
+
+
+def shape_of(base_model: str, model_dir: str | Path | None = None) -> ModelShape | None:
+    """The model's shape from its folder, the Hugging Face cache, or the table of known models."""
+    candidates = [Path(model_dir)] if model_dir else []
+    candidates.append(Path(base_model).expanduser())
+    for folder in candidates:
+        if (folder / "config.json").is_file():
+            return ModelShape.from_folder(folder)
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(base_model, "config.json")
+        if isinstance(cached, str):
+            return ModelShape.from_folder(Path(cached).parent)
+    except Exception:  # noqa: BLE001 - not a repo id: fall through to the table
+        pass
+    return KNOWN_SHAPES.get(base_model)
+
+
+def memory_advice(shape: ModelShape | None, batch_size: int, max_length: int, load_in_4bit: bool, backend: str,
+                  gpu_name: str | None, gpu_memory_gib: float | None) -> str:
+    """One line for the Train tab: the estimate, and whether it fits the GPU found."""
+    if shape is None:
+        return "Memory estimate: unknown until the model's config.json is available (download it, or pick a local folder)."
+    need = estimate_training_gib(shape, batch_size, max_length, load_in_4bit, backend)
+    size = f"{shape.parameters / 1e9:.2f} B parameters" if shape.parameters >= 1e8 else f"{shape.parameters / 1e6:.1f} M parameters"
+    line = (f"Estimated GPU memory: **{need:.1f} GiB** ({size}, {'4-bit' if load_in_4bit else '16-bit'}, "
+            f"batch {batch_size} × {max_length} tokens, {backend}).")
+    if gpu_memory_gib is None:
+        return line + " No NVIDIA GPU here: training runs on the CPU, which suits the demo model only."
+    if need > gpu_memory_gib * 0.9:
+        return line + f" ⚠️ This will not fit {gpu_name} ({gpu_memory_gib:.0f} GiB): turn 4-bit on, or lower the batch or max length."
+    return line + f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB)."

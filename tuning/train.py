@@ -117,7 +117,9 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     _refuse_impossible(model_path, hardware, config)
     model, tokenizer = load_for_training(config, model_path)
     train_set, val_set = _datasets(config, tokenizer)
-    batch_size, accumulation = choose_batch_size(config, hardware, model_path)
+    from tuning.memory import ModelShape
+
+    batch_size, accumulation = choose_batch_size(config, hardware, ModelShape.from_folder(model_path))
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
           f"{accumulation}, {len(train_set)} training rows, packing {config.packing}", flush=True)
     trainer, collator = _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware)
@@ -144,18 +146,19 @@ def _datasets(config: TrainConfig, tokenizer):
     return to_dataset(train_rows, config.max_length, config.packing), val_set
 
 
-def choose_batch_size(config: TrainConfig, hardware: Hardware, model_path: str) -> tuple[int, int]:
+def choose_batch_size(config: TrainConfig, hardware: Hardware, shape) -> tuple[int, int]:
     """(micro-batch, accumulation) keeping batch × accumulation as configured; with auto, the
     largest micro-batch whose estimated memory fits the GPU (on a CPU, the whole batch at once)."""
     if not config.auto_batch_size:
         return config.batch_size, config.gradient_accumulation_steps
     effective = config.effective_batch_size
-    candidates = [size for size in range(effective, 0, -1) if effective % size == 0]
     if not hardware.cuda:
-        return candidates[0], 1
-    from tuning.memory import ModelShape, estimate_training_gib
+        return effective, 1
+    if shape is None:  # size unknown: keep the configured split
+        return config.batch_size, config.gradient_accumulation_steps
+    candidates = [size for size in range(effective, 0, -1) if effective % size == 0]
+    from tuning.memory import estimate_training_gib
 
-    shape = ModelShape.from_folder(model_path)
     budget = hardware.gpu_memory_gib * 0.9
     for size in candidates:
         if estimate_training_gib(shape, size, config.max_length, config.load_in_4bit, config.backend) <= budget:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import gradio as gr
@@ -65,7 +64,8 @@ def create_dataset_tab(workspace: Workspace) -> dict:
         dataset_name = gr.Textbox(label="Save as", placeholder="my-chats")
         save_button = gr.Button("Save dataset")
     saved_message = gr.Markdown()
-    saved_datasets = gr.Dropdown(label="Saved datasets", choices=workspace.dataset_names(), interactive=True)
+    saved_datasets = gr.Dropdown(label="Saved datasets", choices=workspace.dataset_names(), interactive=True,
+                                 allow_custom_value=True)
 
     options = [uploads, source_path, fmt, speakers, bot, mask_names, tokenizer, max_length, overlap_turns,
                gap_minutes, val_ratio, seed]
@@ -178,10 +178,8 @@ def _relative_to(root: Path, source: str) -> str:
     return source[len(prefix):] if source.startswith(prefix) else source
 
 
-def token_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
-    if not lengths:
-        return pd.DataFrame({"tokens": [], "examples": []})
-    width = max(1, -(-max(lengths) // bins))
-    counts = Counter((length // width) * width for length in lengths)
-    starts = range(0, max(counts) + width, width)
-    return pd.DataFrame({"tokens": [str(start) for start in starts], "examples": [counts.get(s, 0) for s in starts]})
+def token_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS):
+    """A bar plot of tokens per example, binned by the plot itself (numeric x keeps bins in order)."""
+    width = max(1, -(-max(lengths, default=1) // bins))
+    frame = pd.DataFrame({"tokens": lengths, "examples": [1] * len(lengths)})
+    return gr.BarPlot(value=frame, x_bin=width, y_aggregate="sum")

@@ -1,0 +1,66 @@
+"""The training config: the blog post's recipe as defaults, machine-dependent choices, memory estimate."""
+from __future__ import annotations
+
+import pytest
+
+from core.errors import UserError
+from tuning.config import Hardware, TrainConfig, resolve
+from tuning.memory import CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, memory_advice
+from tuning.train import choose_batch_size
+
+CPU = Hardware(cuda=False)
+RTX_4090 = Hardware(cuda=True, gpu_name="NVIDIA GeForce RTX 4090", gpu_memory_gib=24.0, bf16_supported=True,
+                    unsloth_importable=True)
+SMALL_GPU = Hardware(cuda=True, gpu_name="small", gpu_memory_gib=8.0, bf16_supported=True, unsloth_importable=False)
+
+
+def test_defaults_are_the_blog_posts_recipe():
+    config = TrainConfig.recipe("seed_qlora", dataset="d")
+    assert config.base_model == "beomi/Llama-3-Open-Ko-8B"
+    assert (config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_bias) == (16, 32, 0.0, "none")
+    assert config.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert (config.max_length, config.batch_size, config.gradient_accumulation_steps) == (1024, 2, 4)
+    assert (config.warmup_steps, config.logging_steps) == (10, 10)
+
+
+def test_on_a_gpu_auto_means_unsloth_4bit_bf16_adamw_8bit():
+    config = resolve(TrainConfig(dataset="d"), RTX_4090)
+    assert (config.backend, config.load_in_4bit, config.bf16, config.optim) == ("unsloth", True, True, "adamw_8bit")
+    assert resolve(TrainConfig(dataset="d"), SMALL_GPU).backend == "hf"
+
+
+def test_on_a_cpu_auto_means_transformers_16bit_adamw_torch():
+    config = resolve(TrainConfig(dataset="d"), CPU)
+    assert (config.backend, config.load_in_4bit, config.bf16, config.optim) == ("hf", False, False, "adamw_torch")
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"bf16": True}, "bf16 is not supported here"),
+    ({"load_in_4bit": True}, "4-bit loading (QLoRA) needs an NVIDIA GPU"),
+])
+def test_what_cannot_run_on_this_machine_is_refused_with_what_to_change(values, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve(TrainConfig(dataset="d", **values), CPU)
+
+
+@pytest.mark.parametrize("batch, backend, measured", [(2, "unsloth", 6.36), (8, "unsloth", 7.38),
+                                                      (2, "hf", 9.42), (8, "hf", 14.84)])
+def test_the_memory_estimate_reproduces_the_measured_8b_figures(batch, backend, measured):
+    estimate = estimate_training_gib(LLAMA3_8B, batch, 1024, True, backend) - CUDA_CONTEXT_GIB
+    assert estimate == pytest.approx(measured, abs=0.15)
+
+
+def test_auto_batch_keeps_the_effective_batch_and_fits_the_gpu():
+    config = resolve(TrainConfig(dataset="d"), RTX_4090)
+    assert choose_batch_size(config, RTX_4090, LLAMA3_8B) == (8, 1)
+    hf_config = resolve(TrainConfig(dataset="d"), SMALL_GPU)
+    batch, accumulation = choose_batch_size(hf_config, SMALL_GPU, LLAMA3_8B)
+    assert batch * accumulation == 8 and batch < 8
+    assert choose_batch_size(config.model_copy(update={"auto_batch_size": False}), RTX_4090, LLAMA3_8B) == (2, 4)
+    assert choose_batch_size(resolve(TrainConfig(dataset="d"), CPU), CPU, LLAMA3_8B) == (8, 1)
+
+
+def test_memory_advice_warns_when_it_will_not_fit():
+    advice = memory_advice(LLAMA3_8B, 8, 1024, False, "hf", "small", 8.0)
+    assert "will not fit small" in advice
+    assert "Fits NVIDIA GeForce RTX 4090" in memory_advice(LLAMA3_8B, 2, 1024, True, "unsloth", "NVIDIA GeForce RTX 4090", 24.0)

@@ -1,0 +1,69 @@
+"""The Train tab driven through the running app: start a demo run, watch it progress, stop it,
+see a second start refused, and find the run again after a 'reload' (a new client)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from gradio_client import Client
+
+from tests.app_server import running_app
+from tests.conftest import seed_demo_model
+from tuning.runs import RunDir
+
+# dataset, base model, max steps, epochs, lr, r, alpha, dropout, max length, batch, accumulation, auto batch,
+# packing, loss on, warmup, logging steps, save steps, 4-bit, backend, seed
+DEMO = ["sample", "demo", 300, 1, 0.002, 16, 32, 0.0, 256, 2, 4, True, True, "all", 2, 2, 2, "auto", "auto", 3407]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, demo_model_dir):
+    workspace_dir = tmp_path_factory.mktemp("train-app") / "workspace"
+    seed_demo_model(demo_model_dir, workspace_dir)
+    with running_app(workspace_dir) as url:
+        yield url, workspace_dir
+
+
+def wait_for_views(client, run_name, condition, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views = client.predict(run_name, api_name="/run_views")
+        if condition(*views):
+            return views
+        time.sleep(1)
+    raise AssertionError(f"timed out; last views: {views[0]}")
+
+
+def test_start_watch_progress_stop_and_refuse_a_second_start(app):
+    url, workspace_dir = app
+    client = Client(url, verbose=False)
+    message, command, runs, _ = client.predict("ui-run", *DEMO, api_name="/start_training")
+    assert "Started **ui-run**" in message
+    assert "-m tuning.train --dataset" in command and "--base-model demo" in command and "ui-run" in command
+
+    progress, plot, log = wait_for_views(client, "ui-run", lambda p, plot, log: len(plot["data"]) >= 2)
+    assert "running" in progress and "tokens/s" in progress and "<progress" in progress
+    assert {row[2] for row in plot["data"]} >= {"train"}
+    assert "step 2/300" in log
+
+    with pytest.raises(Exception) as refused:
+        client.predict("second-run", *DEMO, api_name="/start_training")
+    assert "already running in this workspace" in str(refused.value)
+
+    reloaded = Client(url, verbose=False)  # a page reload: state comes back from the run's files
+    progress, *_ = reloaded.predict("ui-run", api_name="/run_views")
+    assert "ui-run" in progress and "running" in progress
+
+    assert "Stopping **ui-run**" in reloaded.predict("ui-run", api_name="/stop_training")
+    progress, *_ = wait_for_views(reloaded, "ui-run", lambda p, *_: "stopped" in p)
+    run = RunDir(workspace_dir / "runs" / "ui-run")
+    assert run.status()["state"] == "stopped" and run.last_checkpoint() is not None
+
+
+def test_bad_settings_are_refused_with_a_message(app):
+    url, _ = app
+    bad = list(DEMO)
+    bad[17] = "on"  # 4-bit on a machine without a GPU
+    with pytest.raises(Exception) as refused:
+        Client(url, verbose=False).predict("bad-run", *bad, api_name="/start_training")
+    assert "4-bit loading (QLoRA) needs an NVIDIA GPU" in str(refused.value)

@@ -1,0 +1,223 @@
+"""Train tab: pick a prepared dataset and a base model, press Start, and follow the run (loss plot,
+progress, tokens/s, GPU memory, log) from its files, which survive page reloads and app restarts."""
+from __future__ import annotations
+
+import shlex
+import time
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import UserError
+from core.workspace import Workspace
+from tuning import launcher
+from tuning.config import Hardware, TrainConfig
+from tuning.memory import memory_advice, shape_of
+from tuning.models import DEFAULT_BASE_MODEL
+from tuning.runs import RunDir, list_runs
+from tuning.train import choose_batch_size
+from ui.common import user_errors
+
+REFRESH_S = 2.0
+
+
+def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
+    recipe = TrainConfig.recipe("seed_qlora" if hardware.cuda else "demo_cpu", dataset="-")
+    datasets = workspace.dataset_names()
+    with gr.Row():
+        dataset = gr.Dropdown(label="Dataset", choices=datasets, value=datasets[0] if datasets else None,
+                              allow_custom_value=True, info="prepared in the Dataset tab")
+        base_model = gr.Dropdown(label="Base model", choices=["demo", DEFAULT_BASE_MODEL], value=recipe.base_model,
+                                 allow_custom_value=True, info="demo (offline, CPU), a Hugging Face id, or a local folder")
+        run_name = gr.Textbox(label="Run name", value=_new_run_name)
+    with gr.Row():
+        max_steps = gr.Number(label="Max steps (-1: run the epochs)", value=recipe.max_steps, precision=0)
+        epochs = gr.Number(label="Epochs", value=recipe.num_train_epochs)
+        learning_rate = gr.Number(label="Learning rate", value=recipe.learning_rate)
+    with gr.Accordion("Advanced (defaults: the blog post's recipe)", open=False):
+        with gr.Row():
+            lora_r = gr.Number(label="LoRA r", value=recipe.lora_r, precision=0)
+            lora_alpha = gr.Number(label="LoRA alpha", value=recipe.lora_alpha, precision=0)
+            lora_dropout = gr.Number(label="LoRA dropout", value=recipe.lora_dropout)
+            max_length = gr.Number(label="Max length", value=recipe.max_length, precision=0)
+        with gr.Row():
+            batch_size = gr.Number(label="Batch size", value=recipe.batch_size, precision=0)
+            accumulation = gr.Number(label="Gradient accumulation", value=recipe.gradient_accumulation_steps, precision=0)
+            auto_batch = gr.Checkbox(label="Auto batch size (keeps batch × accumulation)", value=recipe.auto_batch_size)
+            packing = gr.Checkbox(label="Pack short conversations", value=recipe.packing)
+        with gr.Row():
+            loss_on = gr.Radio(label="Loss on", choices=["all", "bot"], value=recipe.loss_on)
+            warmup = gr.Number(label="Warmup steps", value=recipe.warmup_steps, precision=0)
+            logging_steps = gr.Number(label="Log every (steps)", value=recipe.logging_steps, precision=0)
+            save_steps = gr.Number(label="Checkpoint every (steps)", value=recipe.save_steps, precision=0)
+        with gr.Row():
+            load_in_4bit = gr.Radio(label="4-bit base (QLoRA)", choices=["auto", "on", "off"], value="auto")
+            backend = gr.Radio(label="Backend", choices=["auto", "unsloth", "hf"], value=recipe.backend)
+            seed = gr.Number(label="Seed", value=recipe.seed, precision=0)
+    memory = gr.Markdown()
+    with gr.Row():
+        start_button = gr.Button("Start", variant="primary")
+        stop_button = gr.Button("Stop", variant="stop")
+        resume_button = gr.Button("Resume")
+    message = gr.Markdown()
+    command = gr.Code(label="Command", language="shell", lines=2)
+    with gr.Row():
+        # Choices change while the app runs (new runs), so any value is accepted and checked on use.
+        runs = gr.Dropdown(label="Runs", choices=_run_choices(workspace), value=_newest_run(workspace),
+                           interactive=True, allow_custom_value=True)
+        refresh_runs = gr.Button("↻", scale=0)
+    progress = gr.HTML()
+    loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", height=280)
+    log_tail = gr.Code(label="Log (tail)", language=None, lines=12)
+    timer = gr.Timer(REFRESH_S)
+
+    config_inputs = [dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
+                     max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps,
+                     save_steps, load_in_4bit, backend, seed]
+
+    def config_from(*values) -> TrainConfig:
+        return _config(workspace, *values)
+
+    @user_errors
+    def on_start(name, *values):
+        config = config_from(*values)
+        run, launched = launcher.start(workspace, config, name, hardware)
+        return (f"Started **{run.name}**.", shlex.join(launched), gr.update(choices=_run_choices(workspace), value=run.name),
+                _new_run_name())
+
+    @user_errors
+    def on_stop(selected):
+        run = _selected_run(workspace, selected)
+        launcher.stop(run)
+        return f"Stopping **{run.name}** after the current step (a checkpoint is saved)."
+
+    @user_errors
+    def on_resume(selected):
+        run = _selected_run(workspace, selected)
+        launched = launcher.resume(workspace, run)
+        return f"Resuming **{run.name}** from {run.last_checkpoint().name}.", shlex.join(launched)
+
+    def on_estimate(*values):
+        try:
+            config = config_from(*values)
+        except (UserError, ValueError) as err:
+            return f"Memory estimate: {err}"
+        backend_name = config.backend if config.backend != "auto" else ("unsloth" if hardware.unsloth_importable else "hf")
+        four_bit = hardware.cuda if config.load_in_4bit is None else config.load_in_4bit
+        config = config.model_copy(update=dict(backend=backend_name, load_in_4bit=four_bit))
+        shape = shape_of(config.base_model, workspace.models / "demo" if config.base_model == "demo" else None)
+        batch_size, _ = choose_batch_size(config, hardware, shape)
+        return memory_advice(shape, batch_size, config.max_length, four_bit, backend_name,
+                             hardware.gpu_name, hardware.gpu_memory_gib)
+
+    start_button.click(on_start, inputs=[run_name, *config_inputs], outputs=[message, command, runs, run_name],
+                       api_name="start_training")
+    stop_button.click(on_stop, inputs=[runs], outputs=[message], api_name="stop_training")
+    resume_button.click(on_resume, inputs=[runs], outputs=[message, command], api_name="resume_training")
+    for component in (base_model, max_length, batch_size, load_in_4bit, backend):
+        component.change(on_estimate, inputs=config_inputs, outputs=[memory], show_progress="hidden")
+    refresh_runs.click(lambda: gr.update(choices=_run_choices(workspace)), outputs=[runs])
+    views = [progress, loss_plot, log_tail]
+    runs.change(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, api_name="run_views")
+    timer.tick(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, show_progress="hidden")
+    def on_page_load(*values):
+        """A reload shows the runs and datasets as they are now, the newest run selected."""
+        names = workspace.dataset_names()
+        return (gr.update(choices=_run_choices(workspace), value=_newest_run(workspace)),
+                gr.update(choices=names), on_estimate(*values))
+
+    return {"datasets": dataset, "on_load": (on_page_load, config_inputs, [runs, dataset, memory])}
+
+
+def run_views(workspace: Workspace, selected: str | None):
+    """Progress bar, loss plot and log tail of one run, read from its files."""
+    if not selected:
+        return "No run yet.", _empty_plot(), ""
+    run = RunDir(workspace.runs / selected)
+    status, metrics = run.status(), run.metrics()
+    return _progress_html(run, status, metrics), _loss_frame(metrics), run.log_tail() or _process_log(run)
+
+
+def _progress_html(run: RunDir, status: dict, metrics: list[dict]) -> str:
+    state = status.get("state", "missing")
+    if state == "missing":
+        state = "starting"
+    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
+    last = next((row for row in reversed(metrics) if "loss" in row), {})
+    parts = [f"<b>{run.name}</b>: {state}", f"step {step}/{max_steps or '?'}"]
+    if last:
+        parts.append(f"loss {last['loss']:.4f}")
+        parts.append(f"{last.get('tokens_per_s', 0):,.0f} tokens/s")
+        if state == "running":
+            parts.append(f"ETA {_duration(last.get('eta_s'))}")
+        if last.get("gpu_memory_gib") is not None:
+            parts.append(f"GPU memory {last['gpu_memory_gib']:.2f} GiB")
+    error = f"<div style='color:#c00'>{_escape(status['error'])}</div>" if status.get("error") else ""
+    bar = f"<progress value='{step}' max='{max(max_steps, 1)}' style='width:100%'></progress>"
+    return f"<div class='run-progress' data-state='{state}'>{bar}<div>{' · '.join(parts)}</div>{error}</div>"
+
+
+def _loss_frame(metrics: list[dict]) -> pd.DataFrame:
+    rows = [{"step": row["step"], "loss": row["loss"], "series": "train"} for row in metrics if "loss" in row]
+    rows += [{"step": row["step"], "loss": row["eval_loss"], "series": "validation"} for row in metrics if "eval_loss" in row]
+    return pd.DataFrame(rows, columns=["step", "loss", "series"]) if rows else _empty_plot()
+
+
+def _empty_plot() -> pd.DataFrame:
+    return pd.DataFrame({"step": [], "loss": [], "series": []})
+
+
+def _process_log(run: RunDir) -> str:
+    path = run.path / "process.log"
+    return path.read_text(encoding="utf-8", errors="replace")[-4000:] if path.is_file() else ""
+
+
+def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
+            max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps, save_steps,
+            load_in_4bit, backend, seed) -> TrainConfig:
+    if not dataset:
+        raise UserError("Choose a dataset first (prepare one in the Dataset tab).")
+    return TrainConfig(
+        dataset=str(workspace.dataset_dir(dataset)), base_model=(base_model or "").strip() or "demo",
+        max_steps=int(max_steps), num_train_epochs=float(epochs), learning_rate=float(learning_rate),
+        lora_r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=float(lora_dropout), max_length=int(max_length),
+        batch_size=int(batch_size), gradient_accumulation_steps=int(accumulation), auto_batch_size=bool(auto_batch),
+        packing=bool(packing), loss_on=loss_on, warmup_steps=int(warmup), logging_steps=int(logging_steps),
+        save_steps=int(save_steps), load_in_4bit={"auto": None, "on": True, "off": False}[load_in_4bit],
+        backend=backend, seed=int(seed),
+    )
+
+
+def _selected_run(workspace: Workspace, selected: str | None) -> RunDir:
+    if not selected:
+        raise UserError("Choose a run first.")
+    run = RunDir(workspace.runs / selected)
+    if not run.path.is_dir():
+        raise UserError(f"There is no run named {selected}.")
+    return run
+
+
+def _run_choices(workspace: Workspace) -> list[str]:
+    return [run.name for run in list_runs(workspace.runs)] + [
+        p.name for p in sorted(workspace.runs.glob("*")) if (p / "requested_config.json").exists()
+        and not (p / "status.json").exists()]
+
+
+def _newest_run(workspace: Workspace) -> str | None:
+    choices = _run_choices(workspace)
+    return choices[0] if choices else None
+
+
+def _new_run_name() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S")
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
