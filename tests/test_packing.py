@@ -85,3 +85,25 @@ def test_bot_only_labels_cover_exactly_the_bot_lines(model_and_rows):
     bot_lines = [line for line in text.replace("<|end_of_text|>", "").split("\n") if line.startswith("bot: ")]
     assert bot_lines and all(line in learned for line in bot_lines)
     assert "user: " not in learned
+
+
+def test_chat_template_rows_learn_only_the_bots_replies(model_and_rows, sample_dataset):
+    _, tokenizer, _ = model_and_rows
+    rows, _ = tokenize_examples(load_split(sample_dataset, "train")[:2], tokenizer, 1024, "bot", "chat_template")
+    row = rows[0]
+    assert row["input_ids"] == list(tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=True, return_dict=False))[:1] + row["input_ids"][1:]
+    text = tokenizer.decode(row["input_ids"])
+    learned = tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
+    assert text.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>")
+    assert "<|start_header_id|>" not in learned and "user" not in learned.split("<|eot_id|>")[0][:6]
+    replies = [part.split("<|end_header_id|>\n\n", 1)[1] for part in text.split("<|eot_id|>")
+               if "assistant<|end_header_id|>" in part]
+    assert replies and learned == "".join(reply + "<|eot_id|>" for reply in replies)
+
+
+def test_chat_template_rows_longer_than_the_max_length_are_split_not_truncated(model_and_rows, sample_dataset):
+    _, tokenizer, _ = model_and_rows
+    examples = load_split(sample_dataset, "train")[:5]
+    rows, split = tokenize_examples(examples, tokenizer, 96, "bot", "chat_template")
+    assert split >= 1 and all(len(row["input_ids"]) <= 96 for row in rows)

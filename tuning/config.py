@@ -36,7 +36,11 @@ class TrainConfig(BaseModel):
     gradient_accumulation_steps: int = Field(4, ge=1)
     auto_batch_size: bool = Field(True, description="keep batch × accumulation, choose the largest batch that fits")
     packing: bool = Field(True, description="pack short conversations into full rows; attention stays inside each")
-    loss_on: Literal["all", "bot"] = Field("all", description="all: every token, as the blog post; bot: only the bot's lines")
+    prompt_format: Literal["lines", "chat_template"] = Field(
+        "lines", description="lines: `user: …`/`bot: …` text as the blog post; chat_template: the tokenizer's template")
+    loss_on: Literal["all", "bot"] | None = Field(
+        None, description="all: every token (the blog post); bot: only the bot's turns. Default: all for lines, "
+                          "bot for chat_template")
     warmup_steps: int = Field(10, ge=0)
     learning_rate: float = Field(2e-4, gt=0, le=1.0)
     lr_scheduler_type: str = "linear"
@@ -57,6 +61,8 @@ class TrainConfig(BaseModel):
     def _check_combinations(self):
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError("max_steps must be -1 (run the epochs) or a positive number of steps")
+        if self.loss_on is None:
+            self.loss_on = "bot" if self.prompt_format == "chat_template" else "all"
         unknown = sorted(set(self.target_modules) - set(LORA_TARGETS) - {"lm_head", "embed_tokens"})
         if unknown:
             raise ValueError(f"unknown LoRA target modules {unknown}; choose from {LORA_TARGETS}")

@@ -29,20 +29,80 @@ def lines_of(example: dict) -> list[Line]:
     return [Line(m["speaker"], m["role"], m["content"]) for m in example["messages"]]
 
 
-def tokenize_examples(examples: list[dict], tokenizer, max_length: int, loss_on: str) -> tuple[list[dict], int]:
-    """`{"input_ids", "labels"}` rows. Rows longer than max_length under this tokenizer (the dataset
-    may have been prepared with another) are re-windowed at turn boundaries, never truncated.
-    Returns the rows and how many examples had to be re-windowed."""
-    rows, rewindowed = [], 0
+def tokenize_examples(examples: list[dict], tokenizer, max_length: int, loss_on: str,
+                      prompt_format: str = "lines") -> tuple[list[dict], int]:
+    """`{"input_ids", "labels"}` rows in the prompt format ("lines": the blog post's `user:`/`bot:`
+    text; "chat_template": the tokenizer's chat template). Rows longer than max_length under this
+    tokenizer (the dataset may have been prepared with another) are split at turn boundaries,
+    never truncated. Returns the rows and how many examples had to be split."""
+    tokenize = tokenize_lines if prompt_format == "lines" else tokenize_chat
+    if prompt_format == "chat_template" and not tokenizer.chat_template:
+        raise UserError("This model's tokenizer has no chat template: use the prompt format 'lines' (the blog post's).")
+    rows, split = [], 0
     for example in examples:
         lines = lines_of(example)
         pieces = [lines]
-        if len(training_ids(example["text"], tokenizer)) > max_length:
-            rewindowed += 1
-            lines, _ = split_long_lines(lines, max_length, tokenizer)
-            pieces = windows(lines, max_length, 2, tokenizer)
-        rows += [row for piece in pieces if (row := tokenize_lines(piece, tokenizer, loss_on))]
-    return rows, rewindowed
+        row = tokenize(lines, tokenizer, loss_on)
+        if row and len(row["input_ids"]) > max_length:
+            split += 1
+            lines, _ = split_long_lines(lines, max_length - 16, tokenizer)  # room for chat-template headers
+            pieces = [part for piece in windows(lines, max_length, 2, tokenizer)
+                      for part in _fit(piece, max_length, tokenizer, tokenize)]
+        rows += [row for piece in pieces if (row := tokenize(piece, tokenizer, loss_on))]
+    return rows, split
+
+
+def _fit(lines: list[Line], max_length: int, tokenizer, tokenize) -> list[list[Line]]:
+    """Halves a window until each part fits: window sizes are counted on plain lines, and a chat
+    template adds a few tokens per message."""
+    row = tokenize(lines, tokenizer, "all")
+    if len(lines) == 1 or row is None or len(row["input_ids"]) <= max_length:
+        return [lines]
+    middle = len(lines) // 2
+    return _fit(lines[:middle], max_length, tokenizer, tokenize) + _fit(lines[middle:], max_length, tokenizer, tokenize)
+
+
+def tokenize_chat(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
+    """Ids and labels through the tokenizer's chat template. Consecutive messages of one role are
+    joined; in group chats each user message keeps its speaker label (`user2: …`). Each message's
+    tokens are what its prefix adds, so the labels follow the template exactly."""
+    messages = _chat_messages(lines)
+    ids, labels = [], []
+    for index, message in enumerate(messages):
+        prefix = list(tokenizer.apply_chat_template(messages[:index + 1], tokenize=True, return_dict=False))
+        if prefix[:len(ids)] != ids:  # a template that rewrites earlier turns: learn the whole text
+            ids = list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+            return None if loss_on == "bot" else {"input_ids": ids, "labels": list(ids)}
+        added = prefix[len(ids):]
+        learn = loss_on == "all" or message["role"] == "assistant"
+        header = _generation_header_length(messages[:index], ids, tokenizer) if learn and loss_on == "bot" else 0
+        ids += added
+        labels += [IGNORE] * header + added[header:] if learn else [IGNORE] * len(added)
+    if all(label == IGNORE for label in labels):
+        return None
+    return {"input_ids": ids, "labels": labels}
+
+
+def _generation_header_length(history: list[dict], ids: list[int], tokenizer) -> int:
+    """How many tokens the template puts before an assistant reply (`<|start_header_id|>assistant…`):
+    the reply is learned, its header is not."""
+    if not history:
+        return 0
+    with_header = list(tokenizer.apply_chat_template(history, tokenize=True, add_generation_prompt=True,
+                                                     return_dict=False))
+    return len(with_header) - len(ids) if with_header[:len(ids)] == ids else 0
+
+
+def _chat_messages(lines: list[Line]) -> list[dict]:
+    users = {line.label for line in lines if line.role == "user"}
+    messages: list[dict] = []
+    for line in lines:
+        content = f"{line.label}: {line.content}" if line.role == "user" and len(users) > 1 else line.content
+        if messages and messages[-1]["role"] == line.role:
+            messages[-1]["content"] += "\n" + content
+        else:
+            messages.append({"role": line.role, "content": content})
+    return messages
 
 
 def tokenize_lines(lines: list[Line], tokenizer, loss_on: str) -> dict | None:

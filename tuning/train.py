@@ -135,13 +135,14 @@ def _datasets(config: TrainConfig, tokenizer):
     from tuning.dataset import load_split, to_dataset, tokenize_examples
 
     train_rows, rewindowed = tokenize_examples(load_split(Path(config.dataset), "train"), tokenizer,
-                                               config.max_length, config.loss_on)
+                                               config.max_length, config.loss_on, config.prompt_format)
     if not train_rows:
         raise UserError(f"The dataset {config.dataset} has no training rows for this tokenizer and loss setting.")
     if rewindowed:
-        print(f"{rewindowed} examples were longer than {config.max_length} tokens with this model's tokenizer "
-              "and were split into windows", flush=True)
-    val_rows, _ = tokenize_examples(load_split(Path(config.dataset), "val"), tokenizer, config.max_length, config.loss_on)
+        print(f"{rewindowed} examples were longer than {config.max_length} tokens in this prompt format and "
+              "tokenizer, and were split at turn boundaries", flush=True)
+    val_rows, _ = tokenize_examples(load_split(Path(config.dataset), "val"), tokenizer, config.max_length,
+                                    config.loss_on, config.prompt_format)
     val_set = to_dataset(val_rows, config.max_length, config.packing) if val_rows else None
     return to_dataset(train_rows, config.max_length, config.packing), val_set
 
@@ -202,7 +203,7 @@ def _save_adapter(model, tokenizer, run: RunDir, config: TrainConfig, model_path
         fileio.write_json(tmp / "training.json", {
             "base_model": config.base_model, "base_model_path": model_path,
             "speakers": (dataset_report.get("config") or {}).get("speakers", "blog"),
-            "prompt_format": "lines", "loss_on": config.loss_on, "max_length": config.max_length,
+            "prompt_format": config.prompt_format, "loss_on": config.loss_on, "max_length": config.max_length,
         })
 
 
