@@ -12,8 +12,9 @@ from tests.conftest import seed_demo_model
 from tuning.runs import RunDir
 
 # dataset, base model, max steps, epochs, lr, r, alpha, dropout, max length, batch, accumulation, auto batch,
-# packing, loss on, warmup, logging steps, save steps, 4-bit, backend, seed
-DEMO = ["sample", "demo", 300, 1, 0.002, 16, 32, 0.0, 256, 2, 4, True, True, "all", 2, 2, 2, "auto", "auto", 3407]
+# packing, loss on, warmup, logging steps, save steps, 4-bit, backend, seed, prompt format
+DEMO = ["sample", "demo", 300, 1, 0.002, 16, 32, 0.0, 256, 2, 4, True, True, "auto", 2, 2, 2, "auto", "auto", 3407,
+        "lines"]
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,10 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
             auto_batch = gr.Checkbox(label="Auto batch size (keeps batch × accumulation)", value=recipe.auto_batch_size)
             packing = gr.Checkbox(label="Pack short conversations", value=recipe.packing)
         with gr.Row():
-            loss_on = gr.Radio(label="Loss on", choices=["all", "bot"], value=recipe.loss_on)
+            prompt_format = gr.Radio(label="Prompt format", choices=["lines", "chat_template"], value=recipe.prompt_format,
+                                     info="lines: user:/bot: text as the blog post; chat_template: the model's template")
+            loss_on = gr.Radio(label="Loss on", choices=["auto", "all", "bot"], value="auto",
+                               info="auto: all tokens for lines, the bot's replies for chat_template")
             warmup = gr.Number(label="Warmup steps", value=recipe.warmup_steps, precision=0)
             logging_steps = gr.Number(label="Log every (steps)", value=recipe.logging_steps, precision=0)
             save_steps = gr.Number(label="Checkpoint every (steps)", value=recipe.save_steps, precision=0)
@@ -73,7 +76,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
 
     config_inputs = [dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
                      max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps,
-                     save_steps, load_in_4bit, backend, seed]
+                     save_steps, load_in_4bit, backend, seed, prompt_format]
 
     def config_from(*values) -> TrainConfig:
         return _config(workspace, *values)
@@ -174,7 +177,7 @@ def _process_log(run: RunDir) -> str:
 
 def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
             max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps, save_steps,
-            load_in_4bit, backend, seed) -> TrainConfig:
+            load_in_4bit, backend, seed, prompt_format) -> TrainConfig:
     if not dataset:
         raise UserError("Choose a dataset first (prepare one in the Dataset tab).")
     return TrainConfig(
@@ -182,7 +185,8 @@ def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lo
         max_steps=int(max_steps), num_train_epochs=float(epochs), learning_rate=float(learning_rate),
         lora_r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=float(lora_dropout), max_length=int(max_length),
         batch_size=int(batch_size), gradient_accumulation_steps=int(accumulation), auto_batch_size=bool(auto_batch),
-        packing=bool(packing), loss_on=loss_on, warmup_steps=int(warmup), logging_steps=int(logging_steps),
+        packing=bool(packing), loss_on=None if loss_on == "auto" else loss_on, prompt_format=prompt_format,
+        warmup_steps=int(warmup), logging_steps=int(logging_steps),
         save_steps=int(save_steps), load_in_4bit={"auto": None, "on": True, "off": False}[load_in_4bit],
         backend=backend, seed=int(seed),
     )
