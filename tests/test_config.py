@@ -64,3 +64,15 @@ def test_memory_advice_warns_when_it_will_not_fit():
     advice = memory_advice(LLAMA3_8B, 8, 1024, False, "hf", "small", 8.0)
     assert "will not fit small" in advice
     assert "Fits NVIDIA GeForce RTX 4090" in memory_advice(LLAMA3_8B, 2, 1024, True, "unsloth", "NVIDIA GeForce RTX 4090", 24.0)
+
+
+def test_out_of_memory_and_full_disk_get_advice_not_a_traceback():
+    import errno
+
+    import torch
+
+    from tuning.train import _explain
+
+    advice = _explain(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert "ran out of memory" in advice and "Lower the batch size" in advice and "max length" in advice
+    assert "disk is full" in _explain(OSError(errno.ENOSPC, "No space left on device"))

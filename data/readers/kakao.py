@@ -116,53 +116,59 @@ def _is_system(text: str) -> bool:
     return bool(SYSTEM_TEXT.search(text))
 
 
-def _parse_pc(lines: Iterable[str], source_name: str, report: Report) -> Iterator[Message]:
-    day: date | None = None
+_BREAK = "break"    # a date or system line: it ends the message before it
+_HEADER = "header"  # the export's title lines
+
+
+def _assemble(lines: Iterable[str], classify, source_name: str, report: Report) -> Iterator[Message]:
+    """Messages from an export's lines. `classify(line, number)` says what a line is: a new Message,
+    _BREAK, _HEADER, or None for a line that continues the message before it."""
     pending: Message | None = None
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
-        if rule := PC_DATE_RULE.match(line.strip()):
-            day = date(*map(int, rule.groups()))
-        elif message := PC_MESSAGE.match(line):
+        kind = classify(line, number)
+        if isinstance(kind, Message) or kind == _BREAK:
             if pending:
                 yield pending
-            hour, minute = _clock(message["ampm"], message["hour"], message["minute"])
-            time = datetime(day.year, day.month, day.day, hour, minute) if day else None
-            pending = Message(message["name"].strip(), message["text"], time, number)
-        elif HEADER.match(line.strip()) and pending is None:
+            pending = kind if isinstance(kind, Message) else None
+        elif kind == _HEADER and pending is None:
             continue
-        elif _is_system(line):
-            if pending:
-                yield pending
-                pending = None
         elif pending is not None:
             pending.text += "\n" + line
         elif line.strip():
             report.skip_line(source_name, number, "text before the first message")
     if pending:
         yield pending
+
+
+def _parse_pc(lines: Iterable[str], source_name: str, report: Report) -> Iterator[Message]:
+    day: date | None = None  # PC exports give the date once, in a rule line, and only the time per message
+
+    def classify(line: str, number: int):
+        nonlocal day
+        if rule := PC_DATE_RULE.match(line.strip()):
+            day = date(*map(int, rule.groups()))
+            return _BREAK
+        if message := PC_MESSAGE.match(line):
+            hour, minute = _clock(message["ampm"], message["hour"], message["minute"])
+            time = datetime(day.year, day.month, day.day, hour, minute) if day else None
+            return Message(message["name"].strip(), message["text"], time, number)
+        if HEADER.match(line.strip()):
+            return _HEADER
+        return _BREAK if _is_system(line) else None
+
+    return _assemble(lines, classify, source_name, report)
 
 
 def _parse_mobile(lines: Iterable[str], source_name: str, report: Report) -> Iterator[Message]:
-    pending: Message | None = None
-    for number, raw in enumerate(lines, start=1):
-        line = raw.rstrip("\r\n")
+    def classify(line: str, number: int):
         if message := MOBILE_MESSAGE.match(line):
-            if pending:
-                yield pending
-            pending = Message(message["name"].strip(), message["text"], _mobile_time(message), number)
-        elif MOBILE_SYSTEM.match(line) or MOBILE_DATE_LINE.match(line.strip()):
-            if pending:
-                yield pending
-                pending = None
-        elif HEADER.match(line.strip()) and pending is None:
-            continue
-        elif pending is not None:
-            pending.text += "\n" + line
-        elif line.strip():
-            report.skip_line(source_name, number, "text before the first message")
-    if pending:
-        yield pending
+            return Message(message["name"].strip(), message["text"], _mobile_time(message), number)
+        if MOBILE_SYSTEM.match(line) or MOBILE_DATE_LINE.match(line.strip()):
+            return _BREAK
+        return _HEADER if HEADER.match(line.strip()) else None
+
+    return _assemble(lines, classify, source_name, report)
 
 
 def _mobile_time(match: re.Match) -> datetime:
