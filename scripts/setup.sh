@@ -32,9 +32,28 @@ req_files=(requirements.txt)
 [ $want_dev = 1 ] && req_files+=(requirements-dev.txt)
 stamp_wanted="$flavour $(cat "${req_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
 stamp_file=.venv/.installed
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ]; then
+converters=.venv/share/llama.cpp
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ] && [ -f $converters/convert_hf_to_gguf.py ]; then
   exit 0
 fi
+
+# llama.cpp's own GGUF converters (convert_hf_to_gguf.py, convert_lora_to_gguf.py, gguf-py), taken
+# from the sdist of the installed llama-cpp-python, so they match the library that loads the files.
+install_llama_cpp_converters() {
+  local version tmp
+  version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
+  [ -f $converters/convert_hf_to_gguf.py ] && [ "$(cat $converters/.version 2>/dev/null)" = "$version" ] && return
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: \
+    "llama-cpp-python==$version" -d "$tmp"
+  tar -xzf "$tmp"/llama_cpp_python-*.tar.gz -C "$tmp" --wildcards \
+    '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/convert_lora_to_gguf.py' \
+    '*/vendor/llama.cpp/gguf-py' '*/vendor/llama.cpp/conversion'
+  rm -rf $converters && mkdir -p "$(dirname $converters)"
+  mv "$tmp"/llama_cpp_python-*/vendor/llama.cpp $converters
+  echo "$version" > $converters/.version
+  rm -rf "$tmp"
+}
 
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 pip_install() { .venv/bin/python -m pip install --disable-pip-version-check -q "$@"; }
@@ -47,5 +66,6 @@ pip_install "${torch_spec[@]}"
 for req in "${req_files[@]}"; do
   pip_install -r "$req" -c .venv/torch-constraint.txt
 done
+install_llama_cpp_converters
 echo "$stamp_wanted" > "$stamp_file"
 echo "Set-up done ($flavour)."

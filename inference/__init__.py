@@ -1,0 +1,1 @@
+"""Export (merge, GGUF conversion, quantization, verification) and chat through llama.cpp."""

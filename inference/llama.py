@@ -1,0 +1,55 @@
+"""llama.cpp through llama-cpp-python: quiet logging, quantization, and loading GGUF files."""
+from __future__ import annotations
+
+import ctypes
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.errors import UserError
+
+# ftype of each GGUF kind this project writes; k-quants need rows that are multiples of 256.
+FTYPES = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+          "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M", "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
+_log_callback = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
+
+
+def silence_logs() -> None:
+    """llama.cpp prints every tensor it loads or quantizes; keep the app's log readable."""
+    global _log_callback
+    import llama_cpp
+
+    if _log_callback is None:
+        _log_callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+        llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
+    import llama_cpp
+
+    silence_logs()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, FTYPES[kind])
+    params.nthread = threads
+    status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
+    if status != 0:
+        raise UserError(f"llama.cpp could not quantize {source.name} to {kind} (status {status}).")
+
+
+@contextmanager
+def load(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path: Path | None = None,
+         n_threads: int | None = None):
+    """A llama_cpp.Llama for the file, closed on exit; all layers on the GPU where llama.cpp has CUDA."""
+    import llama_cpp
+
+    silence_logs()
+    if not Path(gguf_path).is_file():
+        raise UserError(f"No GGUF file at {gguf_path}.")
+    try:
+        llm = llama_cpp.Llama(str(gguf_path), n_ctx=n_ctx, logits_all=logits_all, verbose=False, n_gpu_layers=-1,
+                              lora_path=str(lora_path) if lora_path else None, n_threads=n_threads)
+    except (ValueError, RuntimeError) as err:
+        raise UserError(f"llama.cpp could not load {Path(gguf_path).name}: is it a complete GGUF file? ({err})") from err
+    try:
+        yield llm
+    finally:
+        llm.close()
