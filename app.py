@@ -18,6 +18,7 @@ from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
 from tuning.config import Hardware  # noqa: E402
 from ui.common import coming_tab  # noqa: E402
 from ui.dataset_tab import create_dataset_tab  # noqa: E402
+from ui.export_tab import create_export_tab  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
 
 MAX_UPLOAD = "500mb"
@@ -33,12 +34,13 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
                 create_dataset_tab(workspace)
             with gr.Tab("Train · 학습", id="train") as train_tab:
                 train = create_train_tab(workspace, hardware)
-            with gr.Tab("Export · 내보내기", id="export"):
-                coming_tab("GGUF export (f16, q8_0, q4_k_m)", "issue #4")
+            with gr.Tab("Export · 내보내기", id="export") as export_tab:
+                export = create_export_tab(workspace)
             with gr.Tab("Chat · 대화", id="chat"):
                 coming_tab("Chat and side-by-side comparison", "issue #5")
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
+        export_tab.select(export["refresh"], outputs=[export["runs"]])
         on_load, load_inputs, load_outputs = train["on_load"]
         app.load(on_load, inputs=load_inputs, outputs=load_outputs)
     return app

@@ -33,22 +33,25 @@ req_files=(requirements.txt)
 stamp_wanted="$flavour $(cat "${req_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
 stamp_file=.venv/.installed
 converters=.venv/share/llama.cpp
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ] && [ -f $converters/convert_hf_to_gguf.py ]; then
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ] && [ -f $converters/models/ggml-vocab-llama-bpe.gguf ]; then
   exit 0
 fi
 
 # llama.cpp's own GGUF converters (convert_hf_to_gguf.py, convert_lora_to_gguf.py, gguf-py), taken
-# from the sdist of the installed llama-cpp-python, so they match the library that loads the files.
+# from the sdist of the installed llama-cpp-python, so they match the library that loads the files;
+# and llama.cpp's copy of the Llama-3 vocabulary (models/ggml-vocab-llama-bpe.gguf), which the tests
+# use to prove that a real Llama-3 tokenizer converts.
 install_llama_cpp_converters() {
   local version tmp
   version=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
-  [ -f $converters/convert_hf_to_gguf.py ] && [ "$(cat $converters/.version 2>/dev/null)" = "$version" ] && return
+  [ -f $converters/models/ggml-vocab-llama-bpe.gguf ] && [ "$(cat $converters/.version 2>/dev/null)" = "$version" ] && return
   tmp=$(mktemp -d)
   .venv/bin/python -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: \
     "llama-cpp-python==$version" -d "$tmp"
   tar -xzf "$tmp"/llama_cpp_python-*.tar.gz -C "$tmp" --wildcards \
     '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/convert_lora_to_gguf.py' \
-    '*/vendor/llama.cpp/gguf-py' '*/vendor/llama.cpp/conversion'
+    '*/vendor/llama.cpp/gguf-py' '*/vendor/llama.cpp/conversion' \
+    '*/vendor/llama.cpp/models/ggml-vocab-llama-bpe.gguf'
   rm -rf $converters && mkdir -p "$(dirname $converters)"
   mv "$tmp"/llama_cpp_python-*/vendor/llama.cpp $converters
   echo "$version" > $converters/.version
