@@ -59,6 +59,15 @@ def test_start_watch_progress_stop_and_refuse_a_second_start(app):
     progress, *_ = wait_for_views(reloaded, "ui-run", lambda p, *_: "stopped" in p)
     run = RunDir(workspace_dir / "runs" / "ui-run")
     assert run.status()["state"] == "stopped" and run.last_checkpoint() is not None
+    stopped_at = run.status()["step"]
+
+    message, command = reloaded.predict("ui-run", api_name="/resume_training")
+    assert f"from checkpoint-{stopped_at}" in message and "--resume" in command
+    wait_for_views(reloaded, "ui-run", lambda *_: run.status().get("step", 0) > stopped_at
+                   and run.status()["state"] == "running")
+    assert run.status()["resumed_from"] == f"checkpoint-{stopped_at}"
+    reloaded.predict("ui-run", api_name="/stop_training")
+    wait_for_views(reloaded, "ui-run", lambda p, *_: "stopped" in p)
 
 
 def test_bad_settings_are_refused_with_a_message(app):
