@@ -104,12 +104,11 @@ def export(config: ExportConfig, workspace: Workspace, progress: Progress = lamb
 
 def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path) -> None:
     """The adapter merged into the 16-bit base (never into a 4-bit one), as a Hugging Face folder."""
-    import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype, use_safetensors=True)
+    # The dtype the base was saved in: bf16 for Llama-3-8B (16 GB, not 32 GB in fp32), fp32 for the demo.
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto", use_safetensors=True)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     with fileio.atomic_dir(merged_dir) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)

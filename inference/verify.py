@@ -34,12 +34,12 @@ class Reference:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(merged_dir)
-        model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype="auto")
         model.eval()
         self.prompts = prompts
         self.ids = [tokenizer(prompt)["input_ids"] for prompt in prompts]
         with torch.no_grad():
-            self.logits = [model(torch.tensor([ids])).logits[0].numpy() for ids in self.ids]
+            self.logits = [model(torch.tensor([ids])).logits[0].float().numpy() for ids in self.ids]
             self.greedy = [_until_eos(model.generate(torch.tensor([ids]), max_new_tokens=GREEDY_TOKENS, do_sample=False,
                                                      pad_token_id=tokenizer.pad_token_id)[0][len(ids):].tolist(),
                                       tokenizer.eos_token_id) for ids in self.ids]
