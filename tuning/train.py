@@ -114,12 +114,13 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     from tuning.backends import load_for_training, resolve_model_path
 
     model_path = resolve_model_path(config.base_model, workspace)
-    _refuse_impossible(model_path, hardware, config)
-    model, tokenizer = load_for_training(config, model_path)
-    train_set, val_set = _datasets(config, tokenizer)
     from tuning.memory import ModelShape
 
-    batch_size, accumulation = choose_batch_size(config, hardware, ModelShape.from_folder(model_path))
+    shape = ModelShape.from_folder(model_path)
+    _refuse_impossible(shape, hardware, config)
+    model, tokenizer = load_for_training(config, model_path)
+    train_set, val_set = _datasets(config, tokenizer)
+    batch_size, accumulation = choose_batch_size(config, hardware, shape)
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
           f"{accumulation}, {len(train_set)} training rows, packing {config.packing}", flush=True)
     trainer, collator = _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware)
@@ -207,10 +208,9 @@ def _save_adapter(model, tokenizer, run: RunDir, config: TrainConfig, model_path
         })
 
 
-def _refuse_impossible(model_path: str, hardware: Hardware, config: TrainConfig) -> None:
-    from tuning.memory import ModelShape, estimate_training_gib
+def _refuse_impossible(shape, hardware: Hardware, config: TrainConfig) -> None:
+    from tuning.memory import estimate_training_gib
 
-    shape = ModelShape.from_folder(model_path)
     if not hardware.cuda and shape.parameters > CPU_MAX_PARAMETERS:
         raise UserError(f"{config.base_model} has about {shape.parameters / 1e9:.1f} B parameters: training it needs "
                         "an NVIDIA GPU. On this machine, train the demo model (chat with any GGUF still works).")

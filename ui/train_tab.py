@@ -11,7 +11,7 @@ import pandas as pd
 from core.errors import UserError
 from core.workspace import Workspace
 from tuning import launcher
-from tuning.config import Hardware, TrainConfig
+from tuning.config import Hardware, TrainConfig, resolve
 from tuning.memory import memory_advice, shape_of
 from tuning.models import DEFAULT_BASE_MODEL
 from tuning.runs import RunDir, list_runs
@@ -105,12 +105,13 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
             config = config_from(*values)
         except (UserError, ValueError) as err:
             return f"Memory estimate: {err}"
-        backend_name = config.backend if config.backend != "auto" else ("unsloth" if hardware.unsloth_importable else "hf")
-        four_bit = hardware.cuda if config.load_in_4bit is None else config.load_in_4bit
-        config = config.model_copy(update=dict(backend=backend_name, load_in_4bit=four_bit))
+        try:
+            config = resolve(config, hardware)  # the same automatic choices the training process makes
+        except UserError as err:
+            return f"Memory estimate: {err}"
         shape = shape_of(config.base_model, workspace.models / "demo" if config.base_model == "demo" else None)
         batch_size, _ = choose_batch_size(config, hardware, shape)
-        return memory_advice(shape, batch_size, config.max_length, four_bit, backend_name,
+        return memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
                              hardware.gpu_name, hardware.gpu_memory_gib)
 
     start_button.click(on_start, inputs=[run_name, *config_inputs], outputs=[message, command, runs, run_name],
