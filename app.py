@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402
 from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
 from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
 from tuning.config import Hardware  # noqa: E402
-from ui.common import coming_tab  # noqa: E402
+from ui.chat_tab import IME_GUARD, create_chat_tab  # noqa: E402
 from ui.dataset_tab import create_dataset_tab  # noqa: E402
 from ui.export_tab import create_export_tab  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
@@ -36,11 +36,14 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
                 train = create_train_tab(workspace, hardware)
             with gr.Tab("Export · 내보내기", id="export") as export_tab:
                 export = create_export_tab(workspace)
-            with gr.Tab("Chat · 대화", id="chat"):
-                coming_tab("Chat and side-by-side comparison", "issue #5")
+            with gr.Tab("Chat · 대화", id="chat") as chat_tab:
+                chat = create_chat_tab(workspace)
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
         export_tab.select(export["refresh"], outputs=[export["runs"]])
+        # New exports and checkpoints appear in the chat pickers; the vote tally is re-read.
+        chat_tab.select(chat["refresh"], inputs=chat["models"], outputs=chat["models"])
+        chat_tab.select(chat["tally_frame"], outputs=[chat["tally"]])
         on_load, load_inputs, load_outputs = train["on_load"]
         app.load(on_load, inputs=load_inputs, outputs=load_outputs)
     return app
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(workspace, Hardware.detect())
     app.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, allowed_paths=[str(workspace.root)],
-        max_file_size=MAX_UPLOAD, show_error=True,
+        max_file_size=MAX_UPLOAD, show_error=True, head=f"<script>{IME_GUARD}</script>",
     )
 
 

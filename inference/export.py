@@ -22,6 +22,7 @@ from core import fileio
 from core.errors import UserError
 from core.workspace import Workspace
 from inference import llama
+from inference.prompt import format_of_adapter
 from inference.verify import Reference, verify
 from tuning.config import TrainConfig
 from tuning.runs import RunDir
@@ -166,15 +167,10 @@ def _ollama_escape(text: str) -> str:
 
 
 def _prompt_format(run: RunDir, adapter_dir: Path, train_config: TrainConfig) -> dict:
-    """How the model was trained to be prompted: chat and the Modelfiles use exactly this."""
-    training = fileio.read_json(adapter_dir / "training.json") or fileio.read_json(run.adapter / "training.json") or {}
-    prompt_format = training.get("prompt_format", train_config.prompt_format)
-    speakers = training.get("speakers") or (fileio.read_json(Path(train_config.dataset) / "report.json", {})
-                                             .get("config", {}).get("speakers", "blog"))
-    if prompt_format == "chat_template":
-        return {"prompt_format": prompt_format, "speakers": speakers, "stop": ["<|eot_id|>", "<|end_of_text|>"]}
-    return {"prompt_format": "lines", "speakers": speakers, "user_label": "user1" if speakers == "numbered" else "user",
-            "stop": ["\nuser", "<|end_of_text|>"]}
+    """How the model was trained to be prompted: chat and the Modelfiles use exactly this. Checkpoints
+    carry no training.json; the run's config and dataset say the same."""
+    described = adapter_dir if (adapter_dir / "training.json").is_file() else run.adapter
+    return format_of_adapter(described, train_config.dataset, train_config.prompt_format).model_dump()
 
 
 def _adapter_dir(run: RunDir, checkpoint: str | None) -> Path:

@@ -35,20 +35,44 @@ def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
         raise UserError(f"llama.cpp could not quantize {source.name} to {kind} (status {status}).")
 
 
-@contextmanager
-def load(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path: Path | None = None,
-         n_threads: int | None = None):
-    """A llama_cpp.Llama for the file, closed on exit; all layers on the GPU where llama.cpp has CUDA."""
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf(gguf_path: Path) -> Path:
+    """A clear message for a path that is missing or is not a GGUF file at all."""
+    path = Path(gguf_path)
+    if not path.is_file():
+        raise UserError(f"No GGUF file at {path}.")
+    with path.open("rb") as head:
+        if head.read(4) != GGUF_MAGIC:
+            raise UserError(f"{path.name} is not a GGUF file (it does not start with the GGUF signature).")
+    return path
+
+
+def open_model(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path: Path | None = None,
+               n_threads: int | None = None, vocab_only: bool = False):
+    """A llama_cpp.Llama for the file (close it with .close()); all layers on the GPU where llama.cpp has CUDA."""
     import llama_cpp
 
     silence_logs()
-    if not Path(gguf_path).is_file():
-        raise UserError(f"No GGUF file at {gguf_path}.")
+    check_gguf(gguf_path)
+    if lora_path is not None:
+        check_gguf(lora_path)
     try:
-        llm = llama_cpp.Llama(str(gguf_path), n_ctx=n_ctx, logits_all=logits_all, verbose=False, n_gpu_layers=-1,
-                              lora_path=str(lora_path) if lora_path else None, n_threads=n_threads)
+        return llama_cpp.Llama(str(gguf_path), n_ctx=n_ctx, logits_all=logits_all, verbose=False, n_gpu_layers=-1,
+                               lora_path=str(lora_path) if lora_path else None, n_threads=n_threads,
+                               vocab_only=vocab_only)
     except (ValueError, RuntimeError) as err:
-        raise UserError(f"llama.cpp could not load {Path(gguf_path).name}: is it a complete GGUF file? ({err})") from err
+        raise UserError(f"llama.cpp could not load {Path(gguf_path).name}"
+                        f"{' with ' + Path(lora_path).name if lora_path else ''}: is it a complete GGUF file? "
+                        f"({err})") from err
+
+
+@contextmanager
+def load(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path: Path | None = None,
+         n_threads: int | None = None):
+    """open_model() as a context manager: the model is closed on exit."""
+    llm = open_model(gguf_path, n_ctx, logits_all, lora_path, n_threads)
     try:
         yield llm
     finally:

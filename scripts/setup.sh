@@ -30,6 +30,18 @@ fi
 req_files=(requirements.txt)
 [ $flavour = gpu ] && req_files+=(requirements-gpu.txt)
 [ $want_dev = 1 ] && req_files+=(requirements-dev.txt)
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline),
+# with Korean fonts so that screenshots show Hangul.
+install_test_browser() {
+  dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 && return
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "Installing Chromium and Korean fonts for the browser tests..."
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+}
+[ $want_dev = 1 ] && install_test_browser
+
 stamp_wanted="$flavour $(cat "${req_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
 stamp_file=.venv/.installed
 converters=.venv/share/llama.cpp

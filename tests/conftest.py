@@ -69,3 +69,27 @@ def seed_demo_model(demo_model_dir: Path, workspace_dir: Path) -> None:
     target = Path(workspace_dir) / "models" / "demo"
     if not target.exists():
         shutil.copytree(demo_model_dir, target)
+
+
+@pytest.fixture(scope="session")
+def chat_export(workspace, demo_model_dir, sample_dataset) -> Path:
+    """A demo run of the session workspace ("chat-run", checkpoints every 5 steps) exported as q4_k_m and
+    f16, with its GGUF LoRA and the base as GGUF: what the Chat tab lists."""
+    import subprocess
+    import sys
+
+    from inference.export import ExportConfig, export
+
+    run_dir = workspace.runs / "chat-run"
+    config = run_dir.parent / "chat-run-config.json"
+    config.write_text(json.dumps({"max_length": 256, "logging_steps": 2, "save_steps": 5, "warmup_steps": 2,
+                                  "learning_rate": 0.002}), encoding="utf-8")
+    command = [sys.executable, "-m", "tuning.train", "--dataset", str(sample_dataset), "--base-model", "demo",
+               "--out", str(run_dir), "--config", str(config), "--workspace", str(workspace.root), "--max-steps", "10"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out_dir = workspace.exports / "chat-run-final"
+    summary = export(ExportConfig(run_dir=str(run_dir), quants=["f16", "q4_k_m"], out_dir=str(out_dir)), workspace)
+    assert summary["verified"], summary
+    return out_dir

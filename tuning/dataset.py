@@ -66,7 +66,7 @@ def tokenize_chat(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
     """Ids and labels through the tokenizer's chat template. Consecutive messages of one role are
     joined; in group chats each user message keeps its speaker label (`user2: …`). Each message's
     tokens are what its prefix adds, so the labels follow the template exactly."""
-    messages = _chat_messages(lines)
+    messages = chat_messages(lines)
     ids, labels = [], []
     for index, message in enumerate(messages):
         prefix = list(tokenizer.apply_chat_template(messages[:index + 1], tokenize=True, return_dict=False))
@@ -93,7 +93,7 @@ def _generation_header_length(history: list[dict], ids: list[int], tokenizer) ->
     return len(with_header) - len(ids) if with_header[:len(ids)] == ids else 0
 
 
-def _chat_messages(lines: list[Line]) -> list[dict]:
+def chat_messages(lines: list[Line]) -> list[dict]:
     users = {line.label for line in lines if line.role == "user"}
     messages: list[dict] = []
     for line in lines:

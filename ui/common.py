@@ -40,6 +40,3 @@ def _as_gradio_errors():
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         raise gr.Error(f"Invalid option: {problems}", print_exception=False) from err
 
-
-def coming_tab(what: str, issue: str) -> None:
-    gr.Markdown(f"**{what}** is coming ({issue}).")

@@ -1,0 +1,138 @@
+"""Decode speed of the Chat tab against llama-cpp-python called directly, on the same GGUF file, the
+same threads, prompt, sampling settings and seed (so both write the same tokens).
+
+    .venv/bin/python bench/chat_speed.py [--gguf FILE] [--threads N] [--repeats N] [--max-tokens N]
+
+Without --gguf it builds a demo export in a new temporary workspace first (about 3 minutes). Prints one
+JSON line and appends it to the list in bench/results/chat_speed-<date>.json.
+
+Direct: `Llama.create_completion(stream=True)`, decode tokens/s = (tokens - 1) / (time from the first
+streamed piece to the last), tokens counted exactly as the app counts them. App: `python app.py` with TUNER_CHAT_THREADS, the /chat endpoint through
+gradio_client; the engine's own decode tokens/s (same definition, measured inside the app) and the
+client's view: tokens over the wall time from sending the message to the final update.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.workspace import Workspace  # noqa: E402
+from inference import llama  # noqa: E402
+from inference.chat import GenerationSettings, context_length, gguf_spec  # noqa: E402
+from inference.prompt import history_lines, prompt_text  # noqa: E402
+
+MESSAGE = "주말에 뭐 할 거야? 나는 한강 가서 치킨 먹을까 생각 중이야"
+
+
+def build_demo_export(workspace: Workspace) -> Path:
+    from data.bundled import ensure_sample_dataset, install_sample
+    from inference.export import ExportConfig, export
+    from tuning.config import TrainConfig
+    from tuning.runs import train_command
+
+    install_sample(workspace)
+    ensure_sample_dataset(workspace)
+    config = TrainConfig.recipe("demo_cpu", dataset=str(workspace.dataset_dir("sample")))
+    config_file = workspace.root / "bench-config.json"
+    config.save(config_file)
+    run_dir = workspace.runs / "bench"
+    subprocess.run(train_command(config.dataset, config.base_model, run_dir, config_file), cwd=ROOT, check=True,
+                   capture_output=True, env={**os.environ, "TUNER_WORKSPACE": str(workspace.root), "HF_HUB_OFFLINE": "1"})
+    out_dir = workspace.exports / "bench-final"
+    export(ExportConfig(run_dir=str(run_dir), quants=["q4_k_m"], out_dir=str(out_dir), lora=False), workspace)
+    return out_dir / "model-q4_k_m.gguf"
+
+
+def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats: int) -> list[dict]:
+    spec = gguf_spec(gguf_path)
+    prompt = prompt_text(history_lines([{"role": "user", "content": MESSAGE}], spec.prompt), spec.prompt)
+    llm = llama.open_model(gguf_path, n_ctx=context_length(spec), n_threads=threads)
+    stops = [stop for stop in spec.prompt.stop if not stop.startswith("<|")]
+    results = []
+    try:
+        for _ in range(repeats + 1):
+            prompt_ids = llm.tokenize(prompt.encode(), add_bos=True, special=False)
+            first, last = None, None
+            for _chunk in llm.create_completion(
+                    prompt_ids, max_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                    top_p=settings.top_p, top_k=settings.top_k, min_p=0.0, repeat_penalty=settings.repeat_penalty,
+                    stop=stops, seed=settings.seed, stream=True):
+                last = time.perf_counter()
+                first = first or last
+            tokens = llm.n_tokens - len(prompt_ids) + 1  # as the app counts them
+            results.append({"tokens": tokens, "decode_tokens_per_s": (tokens - 1) / (last - first)})
+    finally:
+        llm.close()
+    return results[1:]  # the first call warms caches
+
+
+def through_app(workspace: Workspace, label: str, threads: int, settings: GenerationSettings, repeats: int) -> list[dict]:
+    from gradio_client import Client
+
+    from tests.app_server import running_app
+
+    os.environ["TUNER_CHAT_THREADS"] = str(threads)
+    values = [settings.temperature, settings.top_p, settings.top_k, settings.repeat_penalty,
+              settings.max_new_tokens, settings.seed]
+    results = []
+    with running_app(workspace.root) as url:
+        for _ in range(repeats + 1):
+            client = Client(url, verbose=False)
+            started = time.perf_counter()
+            _, stats, _ = client.predict(label, MESSAGE, [], *values, api_name="/chat")
+            wall = time.perf_counter() - started
+            tokens = int(re.search(r"(\d+) tokens", stats)[1])
+            engine = float(re.search(r"([\d.]+) tok/s", stats)[1])
+            results.append({"tokens": tokens, "decode_tokens_per_s": engine, "client_tokens_per_s": tokens / wall})
+    return results[1:]  # the first call loads the model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gguf", default=None, help="a GGUF inside a workspace's exports/ (default: build a demo export)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    args = parser.parse_args()
+    if args.gguf:
+        gguf_path = Path(args.gguf).resolve()
+        workspace = Workspace.open(gguf_path.parent.parent.parent)
+    else:
+        workspace = Workspace.open(tempfile.mkdtemp(prefix="chat-bench-"))
+        gguf_path = build_demo_export(workspace)
+    label = f"{gguf_path.parent.name} · {gguf_path.stem.removeprefix('model-')}"
+    settings = GenerationSettings(seed=7, max_new_tokens=args.max_tokens)
+
+    direct_runs = direct(gguf_path, args.threads, settings, args.repeats)
+    app_runs = through_app(workspace, label, args.threads, settings, args.repeats)
+    median = lambda runs, key: round(statistics.median(run[key] for run in runs), 1)  # noqa: E731
+    result = {
+        "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "command": "python bench/chat_speed.py " + " ".join(sys.argv[1:]), "gguf": gguf_path.name,
+        "gguf_mib": round(gguf_path.stat().st_size / 2**20, 1), "threads": args.threads, "repeats": args.repeats,
+        "tokens": [run["tokens"] for run in direct_runs], "app_tokens": [run["tokens"] for run in app_runs],
+        "direct_decode_tokens_per_s": median(direct_runs, "decode_tokens_per_s"),
+        "app_decode_tokens_per_s": median(app_runs, "decode_tokens_per_s"),
+        "app_client_tokens_per_s": median(app_runs, "client_tokens_per_s"),
+    }
+    print(json.dumps(result, ensure_ascii=False))
+    out = ROOT / "bench" / "results" / f"chat_speed-{result['date']}.json"
+    earlier = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else []  # runs of one day, in order
+    out.write_text(json.dumps(earlier + [result], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""Chat with a model: a GGUF file through llama-cpp-python (optionally a GGUF LoRA on a base GGUF), or a
+run not yet exported through transformers + its adapter. Loaded models are shared by every session
+within a memory budget; a model too large for the memory left is refused before it is loaded.
+
+    python -m inference.chat MODEL.gguf [--lora ADAPTER.gguf] --prompt TEXT
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import random
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.errors import UserError
+from inference import llama
+from inference.prompt import PromptFormat, fitted_prompt, format_of_adapter, format_of_gguf, history_lines, reply_of
+
+GIB = 2**30
+CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
+MEMORY_ENV = "TUNER_CHAT_MEMORY_GIB"
+THREADS_ENV = "TUNER_CHAT_THREADS"
+
+
+class GenerationSettings(BaseModel):
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    top_k: int = Field(40, ge=0, description="0: no top-k cut")
+    repeat_penalty: float = Field(1.1, ge=0.5, le=2)
+    max_new_tokens: int = Field(256, ge=1, le=4096)
+    seed: int = Field(-1, description="-1: a new random seed for every answer (shown with it)")
+
+
+class ChatModelSpec(BaseModel):
+    """What to load. `label` names it in the UI and in votes."""
+    label: str
+    kind: Literal["gguf", "hf"]
+    gguf_path: str | None = None
+    lora_path: str | None = None
+    base_model: str | None = None
+    base_path: str | None = None   # hf: the base model folder
+    adapter_dir: str | None = None  # hf: None chats with the base model itself
+    prompt: PromptFormat = PromptFormat()
+
+    @property
+    def key(self) -> tuple:
+        return (self.kind, self.gguf_path, self.lora_path, self.base_path, self.adapter_dir)
+
+
+def gguf_spec(gguf_path: str | Path, lora_path: str | Path | None = None, label: str | None = None) -> ChatModelSpec:
+    gguf_path = Path(gguf_path).expanduser().resolve()
+    lora = Path(lora_path).expanduser().resolve() if lora_path else None
+    fmt = format_of_gguf(lora or gguf_path)
+    return ChatModelSpec(label=label or (f"{gguf_path.name} + {lora.name}" if lora else gguf_path.name), kind="gguf",
+                         gguf_path=str(gguf_path), lora_path=str(lora) if lora else None, prompt=fmt)
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    tokens: int = 0
+    first_token_s: float | None = None
+    decode_s: float = 0.0
+    seed: int | None = None
+    dropped_lines: int = 0
+    done: bool = False
+    error: str | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        # Decode speed: tokens after the first over the time after the first.
+        return (self.tokens - 1) / self.decode_s if self.tokens > 1 and self.decode_s > 0 else 0.0
+
+    def stats(self) -> str:
+        if self.error:
+            return f"⚠️ {self.error}"
+        if not self.done:
+            return f"writing… {self.tokens} tokens"
+        parts = [f"{self.tokens} tokens", f"{self.tokens_per_s:.1f} tok/s"]
+        if self.first_token_s is not None:
+            parts.append(f"first token {self.first_token_s:.2f} s")
+        if self.seed is not None:
+            parts.append(f"seed {self.seed}")
+        if self.dropped_lines:
+            parts.append(f"{self.dropped_lines} oldest lines left out to fit the context")
+        return " · ".join(parts)
+
+
+class GgufModel:
+    """A GGUF file (and optional GGUF LoRA) loaded in llama.cpp; one generation at a time (`lock`)."""
+
+    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None):
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.generated_tokens = 0  # by the last answer
+        self.closed = False
+        self.size_bytes = estimate_bytes(spec)
+        self.llm = llama.open_model(Path(spec.gguf_path), n_ctx=n_ctx, n_threads=threads,
+                                    lora_path=Path(spec.lora_path) if spec.lora_path else None)
+        self.template = {}
+        if spec.prompt.prompt_format == "chat_template":
+            self.template = {"chat_template": self.llm.metadata.get("tokenizer.chat_template"),
+                             "special_tokens": {"bos_token": self._piece(self.llm.token_bos()),
+                                                "eos_token": self._piece(self.llm.token_eos())}}
+
+    def _piece(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def tokenize(self, text: str) -> list[int]:
+        if self.spec.prompt.prompt_format == "chat_template":  # the rendered template holds BOS and headers
+            return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+
+    def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
+        text_stops = [stop for stop in self.spec.prompt.stop if not stop.startswith("<|")]  # special ones end generation anyway
+        prompt_ids = self.tokenize(prompt)
+        chunks = self.llm.create_completion(
+            prompt_ids, max_tokens=settings.max_new_tokens, temperature=settings.temperature,
+            top_p=settings.top_p, top_k=settings.top_k, min_p=0.0, repeat_penalty=settings.repeat_penalty,
+            stop=text_stops, seed=seed, stream=True)
+        for chunk in chunks:
+            yield chunk["choices"][0]["text"]
+        # Tokens sampled: every one but the last was fed back into the context after the prompt.
+        self.generated_tokens = self.llm.n_tokens - len(prompt_ids) + 1
+
+    def close(self) -> None:
+        self.closed = True
+        self.llm.close()
+
+
+class HfModel:
+    """A base model with a LoRA adapter (or none) in transformers: for runs not yet exported. Slower."""
+
+    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.size_bytes = estimate_bytes(spec)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.generated_tokens = 0  # by the last answer
+        self.closed = False
+        tokenizer_dir = spec.adapter_dir or spec.base_path
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        model = AutoModelForCausalLM.from_pretrained(spec.base_path, dtype="auto", use_safetensors=True,
+                                                     trust_remote_code=False)
+        if spec.adapter_dir:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, spec.adapter_dir)
+        self.model = model.to(self.device).eval()
+        self.n_ctx = min(n_ctx, getattr(model.config, "max_position_embeddings", n_ctx) or n_ctx)
+        self.template = {}
+        if spec.prompt.prompt_format == "chat_template":
+            self.template = {"chat_template": self.tokenizer.chat_template,
+                             "special_tokens": {"bos_token": self.tokenizer.bos_token,
+                                                "eos_token": self.tokenizer.eos_token}}
+
+    def tokenize(self, text: str) -> list[int]:
+        add_special = self.spec.prompt.prompt_format == "lines"  # as data.tokens.training_ids does
+        return self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
+
+    def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        ids = torch.tensor([self.tokenize(prompt)], device=self.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sample = settings.temperature > 0
+        options = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, streamer=streamer,
+                       repetition_penalty=settings.repeat_penalty, pad_token_id=self.tokenizer.pad_token_id,
+                       stop_strings=[stop for stop in self.spec.prompt.stop if not stop.startswith("<|")] or None,
+                       tokenizer=self.tokenizer)
+        if sample:
+            options.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k or None)
+        errors = []
+
+        def generate():
+            try:
+                torch.manual_seed(seed)
+                with torch.no_grad():
+                    output = self.model.generate(ids, attention_mask=torch.ones_like(ids), **options)
+                self.generated_tokens = output.shape[1] - ids.shape[1]
+            except Exception as err:  # surfaced to the reader below, not lost in the thread
+                errors.append(err)
+                streamer.on_finalized_text("", stream_end=True)
+
+        worker = threading.Thread(target=generate, daemon=True)
+        worker.start()
+        yield from streamer
+        worker.join()
+        if errors:
+            raise UserError(f"Generation failed: {errors[0]}")
+
+    def close(self) -> None:
+        self.closed = True
+        del self.model
+
+
+LoadedModel = GgufModel | HfModel
+
+
+def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSettings) -> Iterator[Reply]:
+    """The bot's answer to a conversation (`{"role", "content"}` messages ending with the user's), as
+    it grows. The prompt is the training format; the oldest lines give way if the context is full."""
+    fmt = model.spec.prompt
+    lines = history_lines(messages, fmt)
+    if not lines or lines[-1].role != "user":
+        raise UserError("Type a message first.")
+    seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
+    room = model.n_ctx - settings.max_new_tokens
+    prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, **model.template)
+    reply = Reply(seed=seed, dropped_lines=dropped)
+    raw = ""
+    with model.lock:
+        if model.closed:  # unloaded to make room between being picked and answering
+            raise UserError("This model was just unloaded to make room for another; send your message again.")
+        started = time.perf_counter()
+        first_at = None
+        for piece in model.stream_raw(prompt, settings, seed):
+            if first_at is None and piece:
+                first_at = time.perf_counter()
+                reply.first_token_s = first_at - started
+            raw += piece
+            reply.tokens += 1  # about one token per piece while streaming; exact at the end
+            reply.text = reply_of(raw, fmt)
+            reply.decode_s = time.perf_counter() - first_at if first_at else 0.0
+            yield reply
+        reply.tokens = model.generated_tokens
+    reply.text = reply_of(raw, fmt)
+    reply.done = True
+    yield reply
+
+
+def side_by_side(streams: list[Iterator[Reply] | None], interval: float = 0.05) -> Iterator[list[Reply | None]]:
+    """Runs several answers at once, each in its own thread, and yields all of them whenever one grows
+    (two models answer together; two panes on one model take turns on its lock). Also used for a
+    single answer, so that generation runs at full speed whatever the reader does."""
+    updates: queue.Queue = queue.Queue()
+    latest: list[Reply | None] = [None] * len(streams)
+    running = 0
+
+    def consume(index: int, stream: Iterator[Reply]) -> None:
+        try:
+            for reply in stream:
+                updates.put((index, Reply(**vars(reply))))
+        except UserError as err:
+            updates.put((index, Reply(error=str(err), done=True)))
+        except Exception as err:  # one pane failing must not take the other down
+            updates.put((index, Reply(error=f"{type(err).__name__}: {err}", done=True)))
+        updates.put((index, None))
+
+    for index, stream in enumerate(streams):
+        if stream is not None:
+            running += 1
+            threading.Thread(target=consume, args=(index, stream), daemon=True).start()
+    last_yield = 0.0
+    while running:
+        # Everything that arrived while the caller was busy with the last yield, as one update, at
+        # most every `interval` seconds: a slow reader (a web page) never holds back generation, and
+        # redrawing the page does not compete with it for the interpreter on every token.
+        arrived = [updates.get()]
+        time.sleep(max(0.0, last_yield + interval - time.monotonic()))
+        while not updates.empty():
+            arrived.append(updates.get_nowait())
+        for index, reply in arrived:
+            if reply is None:
+                running -= 1
+            else:
+                latest[index] = reply
+        last_yield = time.monotonic()
+        yield list(latest)
+
+
+@dataclass
+class ModelCache:
+    """Loaded models shared by every chat session, least recently used evicted to stay in budget."""
+    budget_bytes: int | None = None
+    threads: int | None = None
+    workspace: object | None = None  # where a transformers base model is found ("demo", local folders)
+    loaded: OrderedDict = field(default_factory=OrderedDict)
+    _loading: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self):
+        if self.budget_bytes is None:
+            self.budget_bytes = memory_budget_bytes()
+        if self.threads is None and os.environ.get(THREADS_ENV):
+            self.threads = int(os.environ[THREADS_ENV])
+
+    def get(self, spec: ChatModelSpec) -> LoadedModel:
+        if spec.kind == "hf" and not spec.base_path:
+            from tuning.backends import resolve_model_path
+
+            spec = spec.model_copy(update={"base_path": resolve_model_path(spec.base_model, self.workspace)})
+        with self._loading:
+            if spec.key in self.loaded:
+                self.loaded.move_to_end(spec.key)
+                return self.loaded[spec.key]
+            need = estimate_bytes(spec)
+            self._make_room(spec, need)
+            n_ctx = context_length(spec)
+            model = GgufModel(spec, n_ctx, self.threads) if spec.kind == "gguf" else HfModel(spec, n_ctx, self.threads)
+            self.loaded[spec.key] = model
+            return model
+
+    def _make_room(self, spec: ChatModelSpec, need: int) -> None:
+        name = Path(spec.gguf_path or spec.base_path or spec.label).name
+        if need > self.budget_bytes:
+            raise UserError(f"{name} needs about {need / GIB:.1f} GiB, more than the chat memory budget of "
+                            f"{self.budget_bytes / GIB:.1f} GiB on this machine: choose a smaller quantization "
+                            f"(q4_k_m) or raise {MEMORY_ENV}. It was not loaded.")
+        held = sum(model.size_bytes for model in self.loaded.values())
+        for key in list(self.loaded):
+            if held + need <= self.budget_bytes and need <= free_bytes():
+                break
+            model = self.loaded[key]
+            if model.lock.acquire(blocking=False):  # never unload a model that is answering
+                try:
+                    del self.loaded[key]
+                    model.close()
+                    held -= model.size_bytes
+                finally:
+                    model.lock.release()
+        if need > free_bytes():
+            raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but only {free_bytes() / GIB:.1f} GiB of "
+                            "memory is free: choose a smaller quantization (q4_k_m) or close other programs. "
+                            "It was not loaded.")
+
+    def close(self) -> None:
+        with self._loading:
+            for model in self.loaded.values():
+                model.close()
+            self.loaded.clear()
+
+
+def estimate_bytes(spec: ChatModelSpec) -> int:
+    """Memory a model takes to chat: its weights as stored, plus the KV cache and buffers of a GGUF context."""
+    if spec.kind == "gguf":
+        files = [Path(spec.gguf_path)] + ([Path(spec.lora_path)] if spec.lora_path else [])
+        weights = sum(llama.check_gguf(path).stat().st_size for path in files)
+        return weights + _context_bytes(spec)
+    weights = sum(path.stat().st_size for path in Path(spec.base_path).glob("*.safetensors"))
+    if spec.adapter_dir:
+        weights += sum(path.stat().st_size for path in Path(spec.adapter_dir).glob("*.safetensors"))
+    return int(weights * 1.2)
+
+
+def context_length(spec: ChatModelSpec) -> int:
+    if spec.kind == "gguf":
+        return min(CHAT_CONTEXT, _gguf_shape(spec.gguf_path)["context_length"])
+    return CHAT_CONTEXT
+
+
+def _context_bytes(spec: ChatModelSpec) -> int:
+    shape = _gguf_shape(spec.gguf_path)
+    n_ctx = min(CHAT_CONTEXT, shape["context_length"])
+    kv_width = shape["embedding_length"] // shape["head_count"] * shape["head_count_kv"]
+    kv_cache = 2 * shape["block_count"] * n_ctx * kv_width * 2           # K and V in f16
+    logits = shape["vocab_size"] * 512 * 4                                # one batch of fp32 logits
+    return kv_cache + logits + 64 * 2**20
+
+
+_shapes: dict[str, dict] = {}
+
+
+def _gguf_shape(gguf_path: str) -> dict:
+    """The sizes that decide a context's memory, read from the file's metadata without loading weights."""
+    stamp = f"{gguf_path}:{Path(gguf_path).stat().st_mtime_ns}"
+    if stamp not in _shapes:
+        vocab = llama.open_model(Path(gguf_path), n_ctx=8, vocab_only=True)
+        try:
+            meta = vocab.metadata
+            arch = meta.get("general.architecture", "llama")
+            heads = int(meta.get(f"{arch}.attention.head_count", 1))
+            _shapes[stamp] = {
+                "context_length": int(meta.get(f"{arch}.context_length", CHAT_CONTEXT)),
+                "embedding_length": int(meta.get(f"{arch}.embedding_length", 0)),
+                "block_count": int(meta.get(f"{arch}.block_count", 0)),
+                "head_count": heads,
+                "head_count_kv": int(meta.get(f"{arch}.attention.head_count_kv", heads)),
+                "vocab_size": vocab.n_vocab(),
+            }
+        finally:
+            vocab.close()
+    return _shapes[stamp]
+
+
+def memory_budget_bytes() -> int:
+    """`TUNER_CHAT_MEMORY_GIB`, else 80% of the memory chat runs in (the GPU's where llama.cpp uses CUDA)."""
+    if os.environ.get(MEMORY_ENV):
+        return int(float(os.environ[MEMORY_ENV]) * GIB)
+    total = _gpu_memory()[1] if _gpu_memory() else _meminfo("MemTotal")
+    return int(total * 0.8)
+
+
+def free_bytes() -> int:
+    gpu = _gpu_memory()
+    return gpu[0] if gpu else _meminfo("MemAvailable")
+
+
+def _gpu_memory() -> tuple[int, int] | None:
+    """(free, total) of the GPU when llama.cpp offloads to one; None on a CPU build."""
+    import llama_cpp
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        return None
+    try:
+        import torch
+
+        return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
+    except ImportError:
+        return None
+
+
+def _meminfo(key: str) -> int:
+    with open("/proc/meminfo", encoding="ascii") as info:
+        for line in info:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.chat", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", metavar="MODEL.gguf")
+    parser.add_argument("--lora", default=None, metavar="ADAPTER.gguf", help="a GGUF LoRA applied on MODEL.gguf")
+    parser.add_argument("--prompt", required=True, metavar="TEXT",
+                        help="your message; several lines are several messages in a row")
+    parser.add_argument("--format", choices=["lines", "chat_template"], default=None,
+                        help="prompt format (default: the one in the export.json beside the file, else lines)")
+    parser.add_argument("--speakers", choices=["blog", "numbered"], default=None)
+    defaults = GenerationSettings()
+    parser.add_argument("--temperature", type=float, default=defaults.temperature)
+    parser.add_argument("--top-p", type=float, default=defaults.top_p)
+    parser.add_argument("--top-k", type=int, default=defaults.top_k)
+    parser.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
+    parser.add_argument("--max-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--stats", action="store_true", help="also print token counts and speed to stderr")
+    args = parser.parse_args(argv)
+    try:
+        spec = gguf_spec(args.model, args.lora)
+        overrides = {key: value for key, value in (("prompt_format", args.format), ("speakers", args.speakers)) if value}
+        spec.prompt = spec.prompt.model_copy(update=overrides)
+        settings = GenerationSettings(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                      repeat_penalty=args.repeat_penalty, max_new_tokens=args.max_tokens, seed=args.seed)
+        cache = ModelCache(threads=args.threads)
+        reply = Reply()
+        for reply in chat_stream(cache.get(spec), [{"role": "user", "content": args.prompt}], settings):
+            pass
+        cache.close()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(reply.text)
+    if args.stats:
+        print(reply.stats(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

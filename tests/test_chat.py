@@ -1,0 +1,184 @@
+"""Chat on a demo export: the CLI, prompts built exactly as training rendered them, stops, history
+trimming, the shared model cache, bad files, and runs not yet exported (transformers)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.errors import UserError
+from data.render import Line, render_text
+from inference.catalog import chat_models, default_pair
+from inference.chat import GenerationSettings, ModelCache, chat_stream, estimate_bytes, gguf_spec, side_by_side
+from inference.prompt import PromptFormat, fitted_prompt, history_lines, prompt_text, reply_of
+from tests.conftest import ROOT
+from tuning.dataset import load_split, tokenize_chat, tokenize_lines
+
+
+def chat_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inference.chat", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def two_party_conversations(dataset_dir, fmt: PromptFormat, count: int = 20) -> list[list[Line]]:
+    """Sample conversations as a one-user chat sees them: every user line under the format's label."""
+    conversations = []
+    for example in load_split(dataset_dir, "train"):
+        speakers = {m["speaker"] for m in example["messages"] if m["role"] == "user"}
+        if len(speakers) == 1:
+            conversations.append([Line("bot" if m["role"] == "assistant" else fmt.user_label, m["role"], m["content"])
+                                  for m in example["messages"]])
+    return conversations[:count]
+
+
+def bot_turns(lines: list[Line]):
+    """Each point where the bot starts answering: (history before it, the bot's lines of that turn)."""
+    for index, line in enumerate(lines):
+        if line.role == "assistant" and index > 0 and lines[index - 1].role == "user":
+            end = index
+            while end < len(lines) and lines[end].role == "assistant":
+                end += 1
+            yield lines[:index], lines[index:end]
+
+
+def as_messages(lines: list[Line]) -> list[dict]:
+    return [{"role": line.role, "content": line.content} for line in lines]
+
+
+def test_the_cli_prints_the_fine_tuned_models_reply(chat_export):
+    model = str(chat_export / "model-q4_k_m.gguf")
+    first = chat_cli(model, "--prompt", "주말에 뭐해?", "--seed", "7", "--max-tokens", "48", "--stats")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() and "tokens" in first.stderr and "seed 7" in first.stderr
+    again = chat_cli(model, "--prompt", "주말에 뭐해?", "--seed", "7", "--max-tokens", "48")
+    assert again.stdout == first.stdout  # a fixed seed gives the same answer
+    with_lora = chat_cli(str(chat_export / "base-f16.gguf"), "--lora", str(chat_export / "lora-f16.gguf"),
+                         "--prompt", "오늘 점심 뭐 먹을래?", "--seed", "1", "--max-tokens", "32")
+    assert with_lora.returncode == 0 and with_lora.stdout.strip(), with_lora.stderr
+
+
+def test_the_cli_explains_missing_and_corrupt_files(chat_export, tmp_path):
+    missing = chat_cli(str(tmp_path / "nothing.gguf"), "--prompt", "안녕")
+    assert missing.returncode == 1 and "No GGUF file" in missing.stderr and "Traceback" not in missing.stderr
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("이건 모델이 아니야", encoding="utf-8")
+    wrong = chat_cli(str(not_gguf), "--prompt", "안녕")
+    assert wrong.returncode == 1 and "not a GGUF file" in wrong.stderr
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes((chat_export / "model-q4_k_m.gguf").read_bytes()[:200_000])
+    cut = chat_cli(str(truncated), "--prompt", "안녕")
+    assert cut.returncode == 1 and "complete GGUF file" in cut.stderr and "Traceback" not in cut.stderr
+
+
+@pytest.mark.parametrize("speakers", ["blog", "numbered"])
+def test_the_chat_prompt_is_the_training_text_up_to_the_bots_turn(chat_export, sample_dataset, demo_tokenizer,
+                                                                   speakers):
+    fmt = PromptFormat(prompt_format="lines", speakers=speakers)
+    model = ModelCache().get(gguf_spec(chat_export / "model-f16.gguf"))
+    checked = 0
+    for lines in two_party_conversations(sample_dataset, fmt):
+        for history, bot_lines in bot_turns(lines):
+            prompt = prompt_text(history_lines(as_messages(history), fmt), fmt)
+            training_text = render_text(history + bot_lines)
+            assert training_text.startswith(prompt + " "), (prompt, training_text)
+            training_ids = tokenize_lines(history + bot_lines, demo_tokenizer, "all")["input_ids"]
+            prompt_ids = demo_tokenizer(prompt)["input_ids"]
+            assert training_ids[:len(prompt_ids)] == prompt_ids
+            assert model.llm.tokenize(prompt.encode(), add_bos=True, special=False) == prompt_ids  # llama.cpp agrees
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_chat_template_prompt_matches_training_and_the_gguf_template(chat_export, sample_dataset, demo_tokenizer):
+    fmt = PromptFormat(prompt_format="chat_template")
+    spec = gguf_spec(chat_export / "model-f16.gguf")
+    model = ModelCache().get(spec.model_copy(update={"prompt": fmt}))
+    hf_template = {"chat_template": demo_tokenizer.chat_template,
+                   "special_tokens": {"bos_token": demo_tokenizer.bos_token, "eos_token": demo_tokenizer.eos_token}}
+    checked = 0
+    for lines in two_party_conversations(sample_dataset, fmt):
+        for history, bot_lines in bot_turns(lines):
+            prompt = prompt_text(history_lines(as_messages(history), fmt), fmt, **hf_template)
+            assert prompt == prompt_text(history_lines(as_messages(history), fmt), fmt, **model.template)
+            training_ids = tokenize_chat(history + bot_lines, demo_tokenizer, "all")["input_ids"]
+            prompt_ids = demo_tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            assert training_ids[:len(prompt_ids)] == prompt_ids
+            assert model.tokenize(prompt) == prompt_ids
+            checked += 1
+    assert checked >= 20
+
+
+def test_the_reply_ends_where_the_users_next_line_would_begin(chat_export):
+    fmt = PromptFormat()
+    assert reply_of(" 응 나 집이야\nbot: 너는?\nuser: 나도 집", fmt) == "응 나 집이야\n너는?"
+    model = ModelCache().get(gguf_spec(chat_export / "model-q4_k_m.gguf"))
+    for seed in range(6):
+        reply = list(chat_stream(model, [{"role": "user", "content": "주말에 뭐해?"}],
+                                 GenerationSettings(seed=seed, temperature=1.0, max_new_tokens=96)))[-1]
+        assert reply.done and reply.tokens > 0
+        assert not any(line.startswith(("user", "bot:")) for line in reply.text.split("\n")), reply.text
+
+
+def test_a_long_history_gives_way_from_the_oldest_line(chat_export):
+    model = ModelCache().get(gguf_spec(chat_export / "model-q4_k_m.gguf"))
+    history = []
+    for turn in range(300):
+        history += [{"role": "user", "content": f"{turn}번째 이야기인데 오늘 날씨 진짜 좋다"},
+                    {"role": "assistant", "content": "그러게 산책 가고 싶다"}]
+    history.append({"role": "user", "content": "마지막 질문: 저녁 뭐 먹을까?"})
+    reply = list(chat_stream(model, history, GenerationSettings(seed=1, max_new_tokens=64)))[-1]
+    assert reply.done and reply.dropped_lines > 0 and "left out" in reply.stats()
+
+    fmt = PromptFormat()
+    lines = history_lines(history, fmt)
+    prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room=200)
+    assert len(model.tokenize(prompt)) <= 200 and dropped > 0
+    assert prompt.endswith("user: 마지막 질문: 저녁 뭐 먹을까?\nbot:")
+    with pytest.raises(UserError, match="too long"):
+        fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room=5)
+
+
+def test_loaded_models_are_reused_evicted_within_the_budget_and_refused_when_too_large(chat_export):
+    small, large = gguf_spec(chat_export / "model-q4_k_m.gguf"), gguf_spec(chat_export / "model-f16.gguf")
+    roomy = ModelCache(budget_bytes=10 * 2**30)
+    first = roomy.get(small)
+    assert roomy.get(large) is not first and roomy.get(small) is first  # switching back does not reload
+
+    one_at_a_time = ModelCache(budget_bytes=estimate_bytes(large) + estimate_bytes(small) // 2)
+    one_at_a_time.get(small)
+    one_at_a_time.get(large)
+    assert list(one_at_a_time.loaded) == [large.key]  # the least recently used gave way
+
+    tiny = ModelCache(budget_bytes=estimate_bytes(small) // 2)
+    with pytest.raises(UserError, match="chat memory budget") as refused:
+        tiny.get(small)
+    assert "GiB" in str(refused.value) and not tiny.loaded
+
+
+def test_two_answers_stream_together_and_match_separate_runs(chat_export):
+    cache = ModelCache()
+    specs = [gguf_spec(chat_export / "base-f16.gguf"), gguf_spec(chat_export / "model-q4_k_m.gguf")]
+    messages = [{"role": "user", "content": "퇴근하고 뭐 할 거야?"}]
+    settings = GenerationSettings(seed=11, max_new_tokens=80)
+    updates = list(side_by_side([chat_stream(cache.get(spec), messages, settings) for spec in specs]))
+    final = updates[-1]
+    assert all(reply.done for reply in final)
+    alone = [list(chat_stream(cache.get(spec), messages, settings))[-1].text for spec in specs]
+    assert [reply.text for reply in final] == alone
+
+
+def test_the_workspace_lists_exports_bases_and_unexported_checkpoints(workspace, chat_export):
+    models = chat_models(workspace)
+    assert {"chat-run-final · q4_k_m", "chat-run-final · f16", "chat-run-final · LoRA on base",
+            "base · demo · f16 GGUF", "base · demo (transformers)",
+            "chat-run · checkpoint-5 (transformers, not exported)"} <= set(models)
+    assert default_pair(models) == ("base · demo · f16 GGUF", "chat-run-final · q4_k_m")
+
+
+def test_a_checkpoint_not_yet_exported_chats_through_transformers(workspace, chat_export):
+    spec = chat_models(workspace)["chat-run · checkpoint-5 (transformers, not exported)"]
+    assert spec.kind == "hf" and spec.adapter_dir.endswith("checkpoint-5")
+    reply = list(chat_stream(ModelCache(workspace=workspace).get(spec), [{"role": "user", "content": "뭐해?"}],
+                             GenerationSettings(seed=2, max_new_tokens=24)))[-1]
+    assert reply.done and reply.tokens > 0 and reply.text

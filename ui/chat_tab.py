@@ -1,0 +1,239 @@
+"""Chat tab: talk to one model, or compare two side by side (A = base, B = fine-tuned by default), with
+a blind mode that hides and shuffles the sides until you vote. Generation lives in inference.chat;
+this file only wires components to it."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import UserError
+from core.workspace import Workspace
+from inference import arena
+from inference.catalog import chat_models, default_pair, resolve
+from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
+from inference.prompt import message_text
+from ui.common import user_errors
+
+IME_SAFE = "ime-safe"  # textboxes whose Enter must wait for a Hangul syllable to be committed (ui/ime_guard.js)
+CHAT_CONCURRENCY = 8
+VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B is better · B가 낫다",
+                   "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
+
+
+def create_chat_tab(workspace: Workspace) -> dict:
+    cache = ModelCache(workspace=workspace)
+    models = chat_models(workspace)
+    default_a, default_b = default_pair(models)
+    with gr.Accordion("Generation settings · 생성 설정", open=False):
+        defaults = GenerationSettings()
+        with gr.Row():
+            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label="Temperature")
+            top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label="Top-p")
+            top_k = gr.Number(value=defaults.top_k, precision=0, label="Top-k (0: off)")
+        with gr.Row():
+            repeat_penalty = gr.Slider(0.5, 2, value=defaults.repeat_penalty, step=0.05, label="Repetition penalty")
+            max_new_tokens = gr.Number(value=defaults.max_new_tokens, precision=0, label="Max new tokens")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed (-1: random)")
+    settings_inputs = [temperature, top_p, top_k, repeat_penalty, max_new_tokens, seed]
+
+    with gr.Tabs():
+        with gr.Tab("Chat · 대화", id="single"):
+            with gr.Row():
+                single_model = gr.Dropdown(label="Model · 모델", choices=list(models), value=default_b,
+                                           allow_custom_value=True, scale=5,
+                                           info="an export, a checkpoint (transformers), or a path to a .gguf file")
+                refresh = gr.Button("↻", scale=0)
+            single_chat = gr.Chatbot(label="Chat", height=420, elem_id="single-chat")
+            single_stats = gr.Markdown()
+            with gr.Row():
+                single_message = _message_box("single-message")
+                single_send = gr.Button("Send · 보내기", variant="primary", scale=1)
+            single_clear = gr.Button("Clear · 지우기")
+        with gr.Tab("Compare · 비교", id="compare"):
+            with gr.Row():
+                model_a = gr.Dropdown(label="A", choices=list(models), value=default_a, allow_custom_value=True)
+                model_b = gr.Dropdown(label="B", choices=list(models), value=default_b, allow_custom_value=True)
+                blind = gr.Checkbox(label="Blind · 블라인드 (shuffle and hide the names until you vote)", value=False)
+            round_state = gr.State(None)
+            with gr.Row():
+                with gr.Column():
+                    chat_a = gr.Chatbot(label=_pane_label("A", default_a), height=420, elem_id="chat-a")
+                    stats_a = gr.Markdown()
+                with gr.Column():
+                    chat_b = gr.Chatbot(label=_pane_label("B", default_b), height=420, elem_id="chat-b")
+                    stats_b = gr.Markdown()
+            with gr.Row():
+                compare_message = _message_box("compare-message")
+                compare_send = gr.Button("Send to both · 둘 다 보내기", variant="primary", scale=1)
+            with gr.Row(visible=False) as vote_row:
+                vote_buttons = {verdict: gr.Button(text) for verdict, text in VERDICT_BUTTONS.items()}
+            vote_message = gr.Markdown()
+            with gr.Row():
+                compare_clear = gr.Button("Clear both · 모두 지우기 (new round)")
+                save_button = gr.Button("Save conversation · 대화 저장")
+            saved_file = gr.File(label="Saved conversation", interactive=False)
+            tally_table = gr.Dataframe(value=_tally_frame(workspace), label="Blind votes · 블라인드 투표 집계",
+                                       interactive=False)
+
+    def settings_of(values) -> GenerationSettings:
+        names = ["temperature", "top_p", "top_k", "repeat_penalty", "max_new_tokens", "seed"]
+        return GenerationSettings(**{name: value for name, value in zip(names, values) if value is not None})
+
+    @user_errors
+    def send_single(choice, text, history, *settings_values):
+        settings = settings_of(settings_values)
+        text = _required(text)
+        history = list(history or []) + [{"role": "user", "content": text}]
+        yield history, "Loading the model… · 모델을 불러오는 중…", ""
+        model = cache.get(resolve(choice, workspace))
+        for (reply,) in side_by_side([chat_stream(model, history, settings)]):
+            if reply and reply.error:
+                raise UserError(reply.error)
+            if reply:
+                yield history + [{"role": "assistant", "content": reply.text}], reply.stats(), ""
+
+    @user_errors
+    def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, *settings_values):
+        settings = settings_of(settings_values)
+        text = _required(text)
+        state = state if _same_round(state, choice_a, choice_b, is_blind) else _new_round(choice_a, choice_b, is_blind)
+        specs = [resolve(state["left"], workspace), resolve(state["right"], workspace)]
+        histories = [list(history_a or []) + [{"role": "user", "content": text}],
+                     list(history_b or []) + [{"role": "user", "content": text}]]
+        yield (*_panes(state, histories), "Loading…", "Loading…", "", state)
+        streams = [chat_stream(cache.get(spec), history, settings) for spec, history in zip(specs, histories)]
+        for replies in side_by_side(streams):
+            panes = [history + ([{"role": "assistant", "content": reply.text}] if reply and reply.text else [])
+                     for history, reply in zip(histories, replies)]
+            stats = [reply.stats() if reply else "…" for reply in replies]
+            yield (*_panes(state, panes), *stats, "", state)
+
+    def new_round(choice_a, choice_b, is_blind):
+        """Empty panes and, in blind mode, a new shuffle; a missing pick waits for the first message."""
+        if not choice_a or not choice_b:
+            return [], [], "", "", None, gr.update(visible=bool(is_blind)), ""
+        state = _new_round(choice_a, choice_b, is_blind)
+        return (*_panes(state, [[], []]), "", "", state, gr.update(visible=bool(is_blind)), "")
+
+    @user_errors
+    def vote(verdict, state, history_a, history_b):
+        if not state or not state["blind"]:
+            raise UserError("Votes count only in blind mode: tick Blind, then chat and vote.")
+        if state["voted"]:
+            raise UserError("This round has its vote; press Clear both for a new blind round.")
+        if not _answered(history_a) or not _answered(history_b):
+            raise UserError("Send a message and let both sides answer before voting.")
+        arena.record_vote(workspace, state["left"], state["right"], verdict)
+        state = {**state, "voted": True}
+        said = VERDICT_BUTTONS[verdict].split(" · ")[0]
+        message = (f"Vote stored: {said}. A was **{state['left']}**, B was **{state['right']}**. "
+                   "Press Clear both for a new round.")
+        return message, _tally_frame(workspace), state, *_panes(state)
+
+    @user_errors
+    def save(history_a, history_b, state, *settings_values):
+        if not _answered(history_a) and not _answered(history_b):
+            raise UserError("Nothing to save yet: chat first.")
+        state = state or {"left": None, "right": None, "blind": False, "voted": False}
+        panes = [{"pane": pane, "model": _visible_name(state, side), "messages": _plain(history)}
+                 for pane, side, history in (("A", "left", history_a), ("B", "right", history_b))]
+        return str(arena.save_conversation(workspace, panes, settings_of(settings_values).model_dump()))
+
+    def refreshed(current_single, current_a, current_b):
+        """New exports and runs appear in the pickers; empty pickers take the default pair."""
+        found = chat_models(workspace)
+        new_a, new_b = default_pair(found)
+        return [gr.update(choices=list(found), value=current or default)
+                for current, default in ((current_single, new_b), (current_a, new_a), (current_b, new_b))]
+
+    gr.on([single_message.submit, single_send.click], send_single,
+          inputs=[single_model, single_message, single_chat, *settings_inputs],
+          outputs=[single_chat, single_stats, single_message], api_name="chat", concurrency_limit=CHAT_CONCURRENCY,
+          show_progress="minimal")
+    single_clear.click(lambda: ([], ""), outputs=[single_chat, single_stats], api_name="clear_chat")
+
+    gr.on([compare_message.submit, compare_send.click], send_compare,
+          inputs=[model_a, model_b, blind, compare_message, chat_a, chat_b, round_state, *settings_inputs],
+          outputs=[chat_a, chat_b, stats_a, stats_b, compare_message, round_state], api_name="compare",
+          show_progress="minimal",
+          concurrency_limit=CHAT_CONCURRENCY)
+    round_outputs = [chat_a, chat_b, stats_a, stats_b, round_state, vote_row, vote_message]
+    compare_clear.click(new_round, inputs=[model_a, model_b, blind], outputs=round_outputs, api_name="new_round")
+    gr.on([model_a.input, model_b.input, blind.input], new_round, inputs=[model_a, model_b, blind],
+          outputs=round_outputs, api_visibility="private")
+    for verdict, button in vote_buttons.items():
+        button.click(lambda state, a, b, verdict=verdict: vote(verdict, state, a, b),
+                     inputs=[round_state, chat_a, chat_b], outputs=[vote_message, tally_table, round_state, chat_a, chat_b],
+                     api_name=f"vote_{verdict}")
+    save_button.click(save, inputs=[chat_a, chat_b, round_state, *settings_inputs], outputs=[saved_file],
+                      api_name="save_chat")
+    refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
+                  api_name="chat_models")
+    return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tally": tally_table,
+            "tally_frame": lambda: _tally_frame(workspace)}
+
+
+def _message_box(elem_id: str) -> gr.Textbox:
+    return gr.Textbox(show_label=False, placeholder="메시지를 입력하세요 · Type a message (Enter: send, Shift+Enter: new line)",
+                      lines=1, max_lines=6, scale=5, elem_id=elem_id, elem_classes=[IME_SAFE], autofocus=False)
+
+
+def _required(text: str | None) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise UserError("Type a message first.")
+    return text
+
+
+def _new_round(choice_a: str | None, choice_b: str | None, is_blind: bool) -> dict:
+    if not choice_a or not choice_b:
+        raise UserError("Choose a model for both A and B.")
+    left, right = (choice_a, choice_b)
+    if is_blind and random.random() < 0.5:
+        left, right = right, left
+    return {"pair": [choice_a, choice_b, bool(is_blind)], "left": left, "right": right, "blind": bool(is_blind),
+            "voted": False}
+
+
+def _same_round(state: dict | None, choice_a: str | None, choice_b: str | None, is_blind: bool) -> bool:
+    return bool(state) and state["pair"] == [choice_a, choice_b, bool(is_blind)]
+
+
+def _visible_name(state: dict, side: str) -> str | None:
+    hidden = state["blind"] and not state["voted"]
+    return f"hidden ({'A' if side == 'left' else 'B'})" if hidden else state[side]
+
+
+def _pane_label(pane: str, name: str | None) -> str:
+    return f"{pane} · {name}" if name else pane
+
+
+def _panes(state: dict, histories: list | None = None) -> list:
+    """Both chat panes: their messages (when given) and a label that names the model unless hidden."""
+    updates = []
+    for index, (pane, side) in enumerate((("A", "left"), ("B", "right"))):
+        label = f"{pane} · ?" if _hidden(state) else _pane_label(pane, state[side])
+        updates.append(gr.update(label=label) if histories is None else gr.update(value=histories[index], label=label))
+    return updates
+
+
+def _hidden(state: dict) -> bool:
+    return state["blind"] and not state["voted"]
+
+
+def _answered(history) -> bool:
+    return any(message["role"] == "assistant" and message_text(message["content"]).strip() for message in history or [])
+
+
+def _plain(history) -> list[dict]:
+    return [{"role": message["role"], "content": message_text(message["content"])} for message in history or []]
+
+
+def _tally_frame(workspace: Workspace) -> pd.DataFrame:
+    return pd.DataFrame(arena.tally(workspace), columns=arena.TALLY_COLUMNS)
+
+
+IME_GUARD = (Path(__file__).with_name("ime_guard.js")).read_text(encoding="utf-8")
