@@ -1,7 +1,7 @@
 """Korean chat tuner: prepare your chat logs, LoRA-fine-tune a Korean Llama-3 on them, export GGUF,
 and chat with the result beside the base model.
 
-    python app.py [--host H] [--port P] [--workspace DIR]
+    python app.py [--host H] [--port P] [--workspace DIR] [--share] [--auth USER:PASSWORD]
 """
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
         gr.Markdown("# Korean chat tuner · 한국어 대화 튜너\n"
                     f"Workspace: `{workspace.root}` · {device}")
         with gr.Tabs():
-            with gr.Tab("Dataset · 데이터셋", id="dataset"):
+            with gr.Tab("Dataset · 데이터셋", id="dataset", elem_id="tab-dataset"):
                 create_dataset_tab(workspace)
-            with gr.Tab("Train · 학습", id="train") as train_tab:
+            with gr.Tab("Train · 학습", id="train", elem_id="tab-train") as train_tab:
                 train = create_train_tab(workspace, hardware)
-            with gr.Tab("Export · 내보내기", id="export") as export_tab:
+            with gr.Tab("Export · 내보내기", id="export", elem_id="tab-export") as export_tab:
                 export = create_export_tab(workspace)
-            with gr.Tab("Chat · 대화", id="chat") as chat_tab:
+            with gr.Tab("Chat · 대화", id="chat", elem_id="tab-chat") as chat_tab:
                 chat = create_chat_tab(workspace)
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
@@ -51,21 +51,39 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default=os.environ.get("TUNER_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TUNER_PORT", "7860")))
+    # Hugging Face Spaces and Docker set GRADIO_SERVER_NAME/PORT; the app must listen where they say.
+    parser.add_argument("--host", default=os.environ.get("TUNER_HOST") or os.environ.get("GRADIO_SERVER_NAME")
+                        or "127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TUNER_PORT")
+                                                        or os.environ.get("GRADIO_SERVER_PORT") or "7860"))
+    parser.add_argument("--share", action="store_true", default=os.environ.get("TUNER_SHARE", "") in ("1", "true"),
+                        help="also serve through a public *.gradio.live link (needs internet; or TUNER_SHARE=1)")
+    parser.add_argument("--auth", default=os.environ.get("TUNER_AUTH"), metavar="USER:PASSWORD[,USER:PASSWORD]",
+                        help="ask for a login (or TUNER_AUTH); strongly advised with --share or --host 0.0.0.0")
     parser.add_argument("--workspace", default=None,
                         help=f"folder for all state (default: ${WORKSPACE_ENV} or ./workspace)")
     return parser.parse_args(argv)
 
 
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    if not value:
+        return None
+    pairs = [item.split(":", 1) for item in value.split(",") if item.strip()]
+    if not pairs or any(len(pair) != 2 or not pair[0] or not pair[1] for pair in pairs):
+        raise SystemExit("--auth / TUNER_AUTH must look like user:password (several separated by commas).")
+    return [(user.strip(), password) for user, password in pairs]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    auth = parse_auth(args.auth)
     workspace = Workspace.open(args.workspace)
     install_sample(workspace)
     ensure_sample_dataset(workspace)
     app = build_app(workspace, Hardware.detect())
     app.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, allowed_paths=[str(workspace.root)],
+        server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+        auth_message="Korean chat tuner · 한국어 대화 튜너" if auth else None, allowed_paths=[str(workspace.root)],
         max_file_size=MAX_UPLOAD, show_error=True, head=f"<script>{IME_GUARD}</script>",
     )
 

@@ -23,15 +23,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(workspace_dir: Path, *extra_args: str):
+def running_app(workspace_dir: Path, *extra_args: str, as_readme: bool = False, env_extra: dict | None = None):
+    """The app on a free port; `as_readme` starts it the way README.md says (`bash scripts/run.sh`)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = Path(workspace_dir).parent / f"app-{port}.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    if as_readme:  # offline must be the default, not a setting the tests add
+        for setting in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE"):
+            env.pop(setting, None)
+    env.update(env_extra or {})
     with log_path.open("w") as log:
+        launcher = ["bash", "scripts/run.sh"] if as_readme else [sys.executable, "app.py"]
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--workspace", str(workspace_dir),
-             *extra_args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [*launcher, "--host", "127.0.0.1", "--port", str(port), "--workspace", str(workspace_dir), *extra_args],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(url, process, log_path)
             yield url

@@ -61,10 +61,10 @@ def create_chat_tab(workspace: Workspace) -> dict:
             with gr.Row():
                 with gr.Column():
                     chat_a = gr.Chatbot(label=_pane_label("A", default_a), height=420, elem_id="chat-a")
-                    stats_a = gr.Markdown()
+                    stats_a = gr.Markdown(elem_id="stats-a")
                 with gr.Column():
                     chat_b = gr.Chatbot(label=_pane_label("B", default_b), height=420, elem_id="chat-b")
-                    stats_b = gr.Markdown()
+                    stats_b = gr.Markdown(elem_id="stats-b")
             with gr.Row():
                 compare_message = _message_box("compare-message")
                 compare_send = gr.Button("Send to both · 둘 다 보내기", variant="primary", scale=1)
@@ -74,7 +74,7 @@ def create_chat_tab(workspace: Workspace) -> dict:
             with gr.Row():
                 compare_clear = gr.Button("Clear both · 모두 지우기 (new round)")
                 save_button = gr.Button("Save conversation · 대화 저장")
-            saved_file = gr.File(label="Saved conversation", interactive=False)
+            saved_file = gr.File(label="Saved conversation", interactive=False, height=90)
             tally_table = gr.Dataframe(value=_tally_frame(workspace), label="Blind votes · 블라인드 투표 집계",
                                        interactive=False)
 

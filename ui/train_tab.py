@@ -70,7 +70,8 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                            interactive=True, allow_custom_value=True)
         refresh_runs = gr.Button("↻", scale=0)
     progress = gr.HTML()
-    loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", height=280)
+    loss_plot = gr.LinePlot(value=_empty_plot(), x="step", y="loss", color="series", title="Loss", height=280,
+                            color_map={"train": "#2563eb", "validation": "#f97316"})
     log_tail = gr.Code(label="Log (tail)", language=None, lines=12)
     timer = gr.Timer(REFRESH_S)
 
@@ -164,11 +165,13 @@ def _progress_html(run: RunDir, status: dict, metrics: list[dict]) -> str:
 def _loss_frame(metrics: list[dict]) -> pd.DataFrame:
     rows = [{"step": row["step"], "loss": row["loss"], "series": "train"} for row in metrics if "loss" in row]
     rows += [{"step": row["step"], "loss": row["eval_loss"], "series": "validation"} for row in metrics if "eval_loss" in row]
-    return pd.DataFrame(rows, columns=["step", "loss", "series"]) if rows else _empty_plot()
+    return pd.concat([_empty_plot(), pd.DataFrame(rows, columns=["step", "loss", "series"])], ignore_index=True)
 
 
 def _empty_plot() -> pd.DataFrame:
-    return pd.DataFrame({"step": [], "loss": [], "series": []})
+    # One blank point per series, in every value: the plot's legend takes its entries from the first
+    # value it draws and does not add them when data arrives later.
+    return pd.DataFrame({"step": [float("nan")] * 2, "loss": [float("nan")] * 2, "series": ["train", "validation"]})
 
 
 def _process_log(run: RunDir) -> str:
