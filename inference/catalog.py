@@ -86,8 +86,9 @@ def default_pair(models: dict[str, ChatModelSpec]) -> tuple[str | None, str | No
              and not spec.label.startswith("models/")]
     if not tuned:
         tuned = [spec for spec in models.values() if spec.adapter_dir]
-    if not tuned:
-        return None, None
+    if not tuned:  # a chat-only Space: the GGUF files it ships
+        loose = [label for label in models if label.startswith("models/")]
+        return (None, loose[0]) if loose else (None, None)
     newest_export = tuned[0].label.split(" · ")[0]
     of_newest = [spec for spec in tuned if spec.label.split(" · ")[0] == newest_export]
     fine_tuned = min(of_newest, key=lambda spec: _preference(spec.label))

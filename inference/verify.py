@@ -34,7 +34,7 @@ class Reference:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(merged_dir)
-        model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype="auto")
+        model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype="auto", use_safetensors=True)
         model.eval()
         self.prompts = prompts
         self.ids = [tokenizer(prompt)["input_ids"] for prompt in prompts]

@@ -46,3 +46,15 @@ def test_exporting_without_a_run_or_format_is_refused(app):
     with pytest.raises(Exception) as no_format:
         Client(url, verbose=False).predict("demo-run", "final", [], False, api_name="/export")
     assert "Tick at least one GGUF format" in str(no_format.value)
+
+
+def test_publish_builds_a_space_folder_from_the_export(app):
+    url, workspace_dir = app
+    client = Client(url, verbose=False)
+    client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
+    message = client.predict("demo-run", "final", "model-q4_k_m.gguf", "", "", api_name="/publish")
+    space_dir = workspace_dir / "spaces" / "demo-run-final-model-q4_k_m"
+    assert "Space folder ready" in message and str(space_dir) in message
+    assert (space_dir / "app.py").is_file() and (space_dir / "models" / "model-q4_k_m.gguf").is_file()
+    with pytest.raises(Exception, match="token"):
+        client.predict("demo-run", "final", "model-q4_k_m.gguf", "minji/chatbot", "", api_name="/publish")

@@ -13,6 +13,7 @@ import pandas as pd
 from core import fileio
 from core.errors import UserError
 from core.workspace import Workspace
+from inference import publish
 from inference.export import QUANTS
 from tuning.runs import RunDir, list_runs
 from ui.common import user_errors
@@ -34,6 +35,17 @@ def create_export_tab(workspace: Workspace) -> dict:
     status = gr.Markdown()
     table = gr.Dataframe(label="Files", headers=TABLE_COLUMNS, interactive=False)
     downloads = gr.File(label="Download", file_count="multiple", interactive=False)
+    with gr.Accordion("Publish as a Hugging Face Space · 스페이스로 공유", open=False):
+        gr.Markdown("Builds a chat-only Space (this app's Chat tab, the GGUF, its requirements and a model card) "
+                    "in `workspace/spaces/`, and pushes it when you give a Space name and a write token. "
+                    "The token is used for the upload only; it is never stored.")
+        with gr.Row():
+            publish_file = gr.Dropdown(label="GGUF", choices=["model-q4_k_m.gguf"], value="model-q4_k_m.gguf",
+                                       allow_custom_value=True)
+            space_repo = gr.Textbox(label="Space (user/name), empty: build the folder only", placeholder="minji/my-chatbot")
+            token = gr.Textbox(label="Hugging Face token (or HF_TOKEN)", type="password")
+        publish_button = gr.Button("Publish · 공유")
+        publish_message = gr.Markdown()
 
     def on_run(selected):
         names = [FINAL] + (RunDir(workspace.runs / selected).checkpoint_names() if selected else [])
@@ -62,7 +74,19 @@ def create_export_tab(workspace: Workspace) -> dict:
             raise UserError("The export failed: " + " ".join(errors).removeprefix("error: "))
         yield export_views(out_dir)
 
+    @user_errors
+    def on_publish(selected, chosen_checkpoint, gguf_name, repo, hub_token):
+        _, export_dir = _paths(workspace, selected, chosen_checkpoint)
+        name = f"{export_dir.name}-{Path(gguf_name or '').stem}"
+        space_dir = publish.build_space(export_dir, gguf_name, workspace.root / "spaces" / name)
+        if not (repo or "").strip():
+            return f"Space folder ready: `{space_dir}` (start it with `python app.py` inside it)."
+        url = publish.push_space(space_dir, repo.strip(), hub_token or None)
+        return f"Published to [{url}]({url}) from `{space_dir}`."
+
     run.change(on_run, inputs=[run], outputs=[checkpoint])
+    publish_button.click(on_publish, inputs=[run, checkpoint, publish_file, space_repo, token],
+                         outputs=[publish_message], api_name="publish")
     export_button.click(on_export, inputs=[run, checkpoint, quants, lora], outputs=[status, table, downloads],
                         api_name="export")
     return {"runs": run, "refresh": lambda: gr.update(choices=exportable_runs(workspace))}

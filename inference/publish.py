@@ -1,0 +1,173 @@
+"""Share one exported GGUF as a chat-only Hugging Face Space: a folder with a small app (the Chat tab
+alone), the project's own modules it needs, its requirements, README front matter and a model card
+(training recipe, dataset summary, verification); then, given a token, pushed with the GGUF to the Hub.
+The token is used for the upload only: never logged, never written to a file.
+
+    python -m inference.publish EXPORT_DIR --file model-q4_k_m.gguf --out DIR [--repo USER/NAME]
+    (the token comes from HF_TOKEN)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from core import fileio
+from core.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("core", "data", "inference", "tuning", "ui")  # the project's own code; data/samples stays out
+GRADIO_VERSION = "6.31.0"
+SPACE_REQUIREMENTS = ["gradio==6.31.0", "llama-cpp-python==0.3.36", "pydantic==2.14.4", "pandas"]
+SPACE_APP = '''"""Chat-only Space: talk to {title}, fine-tuned with Korean chat tuner."""
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from core.workspace import Workspace  # noqa: E402
+from ui.chat_tab import IME_GUARD, create_chat_tab  # noqa: E402
+
+workspace = Workspace.open(os.path.dirname(os.path.abspath(__file__)))
+with gr.Blocks(title={title!r}) as demo:
+    gr.Markdown({intro!r})
+    create_chat_tab(workspace)
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), head=f"<script>{{IME_GUARD}}</script>")
+'''
+
+
+def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | None = None) -> Path:
+    """The Space folder for `export_dir/gguf_name`; the GGUF is linked (or copied) into `models/`."""
+    export_dir, out_dir = Path(export_dir), Path(out_dir)
+    summary = fileio.read_json(export_dir / "export.json")
+    if summary is None:
+        raise UserError(f"{export_dir} is not an export (no export.json): export the run in the Export tab first.")
+    result = next((r for r in summary["files"] if r["file"] == gguf_name and r["kind"] != "lora"), None)
+    if result is None or not (export_dir / gguf_name).is_file():
+        kinds = ", ".join(r["file"] for r in summary["files"] if r["kind"] != "lora")
+        raise UserError(f"{gguf_name} is not a GGUF model of this export; choose one of: {kinds}.")
+    title = title or f"{Path(summary['run']).name} · {result['kind']}"
+    with fileio.atomic_dir(out_dir) as tmp:
+        for package in PACKAGES:
+            shutil.copytree(ROOT / package, tmp / package,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "samples"))
+        models = tmp / "models"
+        models.mkdir()
+        _link_or_copy(export_dir / gguf_name, models / gguf_name)
+        # The chat engine reads the prompt format from the export.json beside the file.
+        fileio.write_json(models / "export.json", {**summary, "files": [result]})
+        intro = f"# {title}\nA Korean chatbot fine-tuned from `{summary['base_model']}` with Korean chat tuner."
+        fileio.write_text(tmp / "app.py", SPACE_APP.format(title=title, intro=intro))
+        requirements = SPACE_REQUIREMENTS + (["transformers==5.17.0"]
+                                             if summary["prompt"]["prompt_format"] == "chat_template" else [])
+        fileio.write_text(tmp / "requirements.txt", "\n".join(requirements) + "\n")
+        fileio.write_text(tmp / "README.md", model_card(summary, result, title))
+    return out_dir
+
+
+def model_card(summary: dict, result: dict, title: str) -> str:
+    run_dir = Path(summary["run"])
+    config = fileio.read_json(run_dir / "config.json", {}) or {}
+    report = fileio.read_json(Path(config.get("dataset", "")) / "report.json", {}) if config.get("dataset") else {}
+    recipe_keys = ("base_model", "max_steps", "num_train_epochs", "learning_rate", "lora_r", "lora_alpha",
+                   "lora_dropout", "max_length", "batch_size", "gradient_accumulation_steps", "warmup_steps",
+                   "optim", "load_in_4bit", "packing", "prompt_format", "loss_on", "seed")
+    recipe = "\n".join(f"| {key} | {config[key]} |" for key in recipe_keys if key in config)
+    counts = (report or {}).get("counts") or {}
+    lengths = counts.get("tokens_per_example") or []
+    if lengths:
+        counts = {**counts, "mean tokens per example": round(sum(lengths) / len(lengths), 1)}
+    speakers = (report or {}).get("config", {}).get("speakers")
+    dataset = "\n".join(f"| {key.replace('_', ' ')} | {value} |" for key, value in counts.items()
+                        if not isinstance(value, (dict, list)))
+    if speakers:
+        dataset += f"\n| speaker labels | {speakers} |"
+    check = result["verification"]
+    return f"""---
+title: {json.dumps(title, ensure_ascii=False)}
+emoji: 💬
+sdk: gradio
+sdk_version: {GRADIO_VERSION}
+app_file: app.py
+pinned: false
+---
+
+# {title}
+
+A Korean chatbot: `{summary['base_model']}` fine-tuned with LoRA on chat logs, exported to GGUF
+(`models/{result['file']}`, {result['kind']}, {result['size_bytes'] / 2**20:.1f} MiB) and served through
+llama-cpp-python. Prompt format: `{summary['prompt']['prompt_format']}` (speakers: {summary['prompt']['speakers']}).
+
+## Training recipe
+
+| setting | value |
+| --- | --- |
+{recipe or '| (config not found) | |'}
+
+## Dataset
+
+| statistic | value |
+| --- | --- |
+{dataset or '| (report not found) | |'}
+
+## Verification
+
+Against the merged Hugging Face model on fixed prompts: top-1 agreement {check['top1_agreement']:.1%},
+identical tokenization: {check['tokenization_match']}, greedy output identical: {check['greedy_match']};
+{'passed' if check['passed'] else 'FAILED'}.
+"""
+
+
+def push_space(space_dir: Path, repo_id: str, token: str | None) -> str:
+    """Creates (or updates) the Space and uploads the folder; returns its URL."""
+    token = token or os.environ.get("HF_TOKEN")
+    if not token:
+        raise UserError("A Hugging Face token with write access is needed to publish (give one, or set HF_TOKEN).")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", exist_ok=True)
+        api.upload_folder(folder_path=str(space_dir), repo_id=repo_id, repo_type="space")
+    except Exception as err:  # offline, bad token, taken name: one clear message, the token never in it
+        reason = str(err).replace(token, "***").splitlines()[0][:300]
+        raise UserError(f"Could not publish to the Space {repo_id}: {reason}") from None
+    return f"https://huggingface.co/spaces/{repo_id}"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # same disk: no second copy of a multi-GB file
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m inference.publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("export_dir", metavar="EXPORT_DIR")
+    parser.add_argument("--file", required=True, help="the GGUF in EXPORT_DIR to publish, e.g. model-q4_k_m.gguf")
+    parser.add_argument("--out", required=True, metavar="DIR", help="where to build the Space folder")
+    parser.add_argument("--repo", default=None, metavar="USER/NAME", help="push to this Space (token: HF_TOKEN)")
+    parser.add_argument("--title", default=None)
+    args = parser.parse_args(argv)
+    try:
+        space_dir = build_space(Path(args.export_dir), args.file, Path(args.out), args.title)
+        print(f"Space folder: {space_dir}")
+        if args.repo:
+            print(f"Published: {push_space(space_dir, args.repo, None)}")
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

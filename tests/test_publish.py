@@ -1,0 +1,73 @@
+"""Publishing an export as a chat-only Hugging Face Space: the folder is a valid Space, starts on its
+own as a Space would (python app.py, GRADIO_SERVER_* set) and chats; the token is never written down."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from gradio_client import Client
+
+from core.errors import UserError
+from inference.publish import build_space, push_space
+from tests.app_server import _wait_until_up, free_port
+
+TOKEN = "hf_test_NotARealToken123"
+
+
+@pytest.fixture(scope="module")
+def space_dir(chat_export, tmp_path_factory):
+    return build_space(chat_export, "model-q4_k_m.gguf", tmp_path_factory.mktemp("space") / "chat-run-space")
+
+
+def front_matter(readme: str) -> dict:
+    block = readme.split("---")[1]
+    return dict(line.split(": ", 1) for line in block.strip().splitlines())
+
+
+def test_the_space_folder_has_an_app_its_requirements_the_model_and_a_card(space_dir):
+    meta = front_matter((space_dir / "README.md").read_text(encoding="utf-8"))
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and meta["sdk_version"] == "6.31.0"
+    requirements = (space_dir / "requirements.txt").read_text(encoding="utf-8").split()
+    assert "gradio==6.31.0" in requirements and any(r.startswith("llama-cpp-python==") for r in requirements)
+    assert not any(r.startswith(("torch", "unsloth")) for r in requirements)  # chat-only: no training stack
+    assert (space_dir / "models" / "model-q4_k_m.gguf").is_file() and (space_dir / "models" / "export.json").is_file()
+    card = (space_dir / "README.md").read_text(encoding="utf-8")
+    assert "## Training recipe" in card and "| lora_r | 16 |" in card and "train examples" in card
+    assert not (space_dir / "data" / "samples").exists()
+
+
+def test_the_space_starts_as_a_space_would_and_chats(space_dir):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env.update(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1")
+    log_path = space_dir.parent / "space.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=space_dir, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            _wait_until_up(url, process, log_path)
+            client = Client(url, verbose=False)
+            assert client.predict(None, None, None, api_name="/chat_models")[0]["value"] == "models/model-q4_k_m.gguf"
+            history, stats, _ = client.predict("models/model-q4_k_m.gguf", "주말에 뭐해?", [], 0.7, 0.9, 40, 1.1, 48, 1,
+                                               api_name="/chat")
+            assert history[-1]["role"] == "assistant" and "tok/s" in stats
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def test_publishing_needs_a_token_and_never_writes_or_shows_it(space_dir, workspace, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(UserError, match="token"):
+        push_space(space_dir, "minji/chatbot", None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no hub here: the upload fails, and says so
+    with pytest.raises(UserError, match="Could not publish") as failed:
+        push_space(space_dir, "minji/chatbot", TOKEN)
+    assert TOKEN not in str(failed.value)
+    for folder in (space_dir, workspace.root):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.stat().st_size < 5_000_000:
+                assert TOKEN.encode() not in path.read_bytes(), path
