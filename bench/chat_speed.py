@@ -6,8 +6,8 @@ same threads, prompt, sampling settings and seed (so both write the same tokens)
 Without --gguf it builds a demo export in a new temporary workspace first (about 3 minutes). Prints one
 JSON line and appends it to the list in bench/results/chat_speed-<date>.json.
 
-Direct: `Llama.create_completion(stream=True)`, decode tokens/s = (tokens - 1) / (time from the first
-streamed piece to the last), tokens counted exactly as the app counts them. App: `python app.py` with TUNER_CHAT_THREADS, the /chat endpoint through
+Direct: llama-cpp-python's token loop, `Llama.generate`, with the same stop; decode tokens/s =
+(tokens - 1) / (time from the first token to the last). App: `python app.py` with TUNER_CHAT_THREADS, the /chat endpoint through
 gradio_client; the engine's own decode tokens/s (same definition, measured inside the app) and the
 client's view: tokens over the wall time from sending the message to the final update.
 """
@@ -57,22 +57,28 @@ def build_demo_export(workspace: Workspace) -> Path:
 
 
 def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats: int) -> list[dict]:
+    """llama-cpp-python's token loop (`Llama.generate`) on the app's prompt, nothing around it."""
+    import llama_cpp
+
     spec = gguf_spec(gguf_path)
     prompt = prompt_text(history_lines([{"role": "user", "content": MESSAGE}], spec.prompt), spec.prompt)
     llm = llama.open_model(gguf_path, n_ctx=context_length(spec), n_threads=threads)
-    stops = [stop for stop in spec.prompt.stop if not stop.startswith("<|")]
     results = []
     try:
+        prompt_ids = llm.tokenize(prompt.encode(), add_bos=True, special=False)
         for _ in range(repeats + 1):
-            prompt_ids = llm.tokenize(prompt.encode(), add_bos=True, special=False)
-            first, last = None, None
-            for _chunk in llm.create_completion(
-                    prompt_ids, max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                    top_p=settings.top_p, top_k=settings.top_k, min_p=0.0, repeat_penalty=settings.repeat_penalty,
-                    stop=stops, seed=settings.seed, stream=True):
+            llm.set_seed(settings.seed)
+            tokens, first, last, text = 0, None, None, b""
+            for token in llm.generate(prompt_ids, top_k=settings.top_k, top_p=settings.top_p, min_p=0.0,
+                                      temp=settings.temperature, repeat_penalty=settings.repeat_penalty):
+                if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
+                    break
+                text += llm.detokenize([token])
                 last = time.perf_counter()
                 first = first or last
-            tokens = llm.n_tokens - len(prompt_ids) + 1  # as the app counts them
+                tokens += 1
+                if tokens >= settings.max_new_tokens or b"\nuser" in text:
+                    break
             results.append({"tokens": tokens, "decode_tokens_per_s": (tokens - 1) / (last - first)})
     finally:
         llm.close()

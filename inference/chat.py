@@ -123,16 +123,28 @@ class GgufModel:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
 
     def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
-        text_stops = [stop for stop in self.spec.prompt.stop if not stop.startswith("<|")]  # special ones end generation anyway
-        prompt_ids = self.tokenize(prompt)
-        chunks = self.llm.create_completion(
-            prompt_ids, max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-            top_p=settings.top_p, top_k=settings.top_k, min_p=0.0, repeat_penalty=settings.repeat_penalty,
-            stop=text_stops, seed=seed, stream=True)
-        for chunk in chunks:
-            yield chunk["choices"][0]["text"]
-        # Tokens sampled: every one but the last was fed back into the context after the prompt.
-        self.generated_tokens = self.llm.n_tokens - len(prompt_ids) + 1
+        """Token by token through `Llama.generate`, decoded with an incremental UTF-8 decoder.
+        `create_completion(stream=True)` holds back text that is not yet valid UTF-8 and re-decodes
+        all of it on every token: a model that writes a stray byte token then stalls for minutes."""
+        import codecs
+
+        import llama_cpp
+
+        text_stops = [stop for stop in self.spec.prompt.stop if not stop.startswith("<|")]  # special ones are EOG
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.generated_tokens, raw = 0, ""
+        self.llm.set_seed(seed)
+        for token in self.llm.generate(self.tokenize(prompt), top_k=settings.top_k, top_p=settings.top_p, min_p=0.0,
+                                       temp=settings.temperature, repeat_penalty=settings.repeat_penalty):
+            if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
+                break
+            self.generated_tokens += 1
+            piece = decoder.decode(self.llm.detokenize([token]))
+            raw += piece
+            yield piece
+            tail = raw[-(len(piece) + max(map(len, text_stops), default=0)):]
+            if self.generated_tokens >= settings.max_new_tokens or any(stop in tail for stop in text_stops):
+                break
 
     def close(self) -> None:
         self.closed = True

@@ -107,6 +107,11 @@ def reply_of(raw: str, fmt: PromptFormat) -> str:
         if (at := raw.find(stop)) != -1:
             cut = min(cut, at)
     text = raw[:cut]
+    for stop in (stop for stop in fmt.stop if not stop.startswith("<|")):  # `\nus` of a `\nuser` being written
+        for length in range(min(len(stop), len(text)) - 1, 0, -1):
+            if text.endswith(stop[:length]):
+                text = text[:-length]
+                break
     if fmt.prompt_format == "lines":
         text = "\n".join(line.removeprefix(f"{BOT_LABEL}:").strip() for line in text.split("\n"))
     return text.strip()

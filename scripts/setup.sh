@@ -42,10 +42,18 @@ install_test_browser() {
 }
 [ $want_dev = 1 ] && install_test_browser
 
-stamp_wanted="$flavour $(cat "${req_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
+# What is installed, line 1: the app's requirements; line 2: the test tools. A plain set-up (run.sh)
+# is satisfied by an environment that also has the test tools, so it never reinstalls.
+base_files=(requirements.txt)
+[ $flavour = gpu ] && base_files+=(requirements-gpu.txt)
+base_stamp="$flavour $(cat "${base_files[@]}" scripts/setup.sh | sha256sum | cut -c1-16)"
+dev_stamp="dev $(sha256sum < requirements-dev.txt | cut -c1-16)"
 stamp_file=.venv/.installed
+installed_base=$(sed -n 1p "$stamp_file" 2>/dev/null || true)
+installed_dev=$(sed -n 2p "$stamp_file" 2>/dev/null || true)
 converters=.venv/share/llama.cpp
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp_wanted" ] && [ -f $converters/models/ggml-vocab-llama-bpe.gguf ]; then
+if [ "$installed_base" = "$base_stamp" ] && { [ $want_dev = 0 ] || [ "$installed_dev" = "$dev_stamp" ]; } \
+   && [ -f $converters/models/ggml-vocab-llama-bpe.gguf ]; then
   exit 0
 fi
 
@@ -82,5 +90,6 @@ for req in "${req_files[@]}"; do
   pip_install -r "$req" -c .venv/torch-constraint.txt
 done
 install_llama_cpp_converters
-echo "$stamp_wanted" > "$stamp_file"
+[ $want_dev = 1 ] && installed_dev=$dev_stamp
+printf '%s\n%s\n' "$base_stamp" "$installed_dev" > "$stamp_file"
 echo "Set-up done ($flavour)."

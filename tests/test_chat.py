@@ -182,3 +182,13 @@ def test_a_checkpoint_not_yet_exported_chats_through_transformers(workspace, cha
     reply = list(chat_stream(ModelCache(workspace=workspace).get(spec), [{"role": "user", "content": "뭐해?"}],
                              GenerationSettings(seed=2, max_new_tokens=24)))[-1]
     assert reply.done and reply.tokens > 0 and reply.text
+
+
+def test_every_token_streams_at_once_even_when_the_model_writes_broken_utf8(chat_export):
+    """llama-cpp-python's own streaming holds text back until it is valid UTF-8, re-decoding all of it
+    on every token; a weak model's stray byte then froze the answer. Each token must reach the reader."""
+    model = ModelCache().get(gguf_spec(chat_export / "base-f16.gguf"))
+    for seed in range(4):
+        updates = list(chat_stream(model, [{"role": "user", "content": "내일 점심 같이 먹을래?"}],
+                                   GenerationSettings(seed=seed, temperature=1.5, max_new_tokens=200)))
+        assert len(updates) == updates[-1].tokens + 1  # one update per token, then the finished answer
