@@ -21,7 +21,8 @@ def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
     """Label → what to load; fine-tuned exports first (newest first), then bases, checkpoints, loose files."""
     found: dict[str, ChatModelSpec] = {}
     bases: dict[str, ChatModelSpec] = {}
-    for export_dir, summary in _exports(workspace):
+    exports = _exports(workspace)
+    for export_dir, summary in exports:
         fmt = PromptFormat.model_validate(summary.get("prompt") or {})
         for result in summary.get("files", []):
             path = export_dir / result["file"]
@@ -42,7 +43,7 @@ def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
         if base_gguf.is_file() and label not in bases:
             bases[label] = ChatModelSpec(label=label, kind="gguf", gguf_path=str(base_gguf),
                                          base_model=summary.get("base_model"), prompt=fmt)
-    exported = {export_dir.name for export_dir, _ in _exports(workspace)}
+    exported = {export_dir.name for export_dir, _ in exports}
     unexported: dict[str, ChatModelSpec] = {}
     for run in list_runs(workspace.runs):
         config = _run_config(run.config_path)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import UserError
 from inference import llama
-from inference.prompt import PromptFormat, fitted_prompt, format_of_adapter, format_of_gguf, history_lines, reply_of
+from inference.prompt import PromptFormat, fitted_prompt, format_of_gguf, history_lines, reply_of
 
 GIB = 2**30
 CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
@@ -98,14 +98,14 @@ class Reply:
 class GgufModel:
     """A GGUF file (and optional GGUF LoRA) loaded in llama.cpp; one generation at a time (`lock`)."""
 
-    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None):
+    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None, size_bytes: int):
         self.spec = spec
         self.lock = threading.Lock()
         self.n_ctx = n_ctx
         self.threads = threads
         self.generated_tokens = 0  # by the last answer
         self.closed = False
-        self.size_bytes = estimate_bytes(spec)
+        self.size_bytes = size_bytes
         self.llm = llama.open_model(Path(spec.gguf_path), n_ctx=n_ctx, n_threads=threads,
                                     lora_path=Path(spec.lora_path) if spec.lora_path else None)
         self.template = {}
@@ -130,7 +130,7 @@ class GgufModel:
 
         import llama_cpp
 
-        text_stops = [stop for stop in self.spec.prompt.stop if not stop.startswith("<|")]  # special ones are EOG
+        text_stops = self.spec.prompt.text_stops
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.generated_tokens, raw = 0, ""
         self.llm.set_seed(seed)
@@ -154,13 +154,13 @@ class GgufModel:
 class HfModel:
     """A base model with a LoRA adapter (or none) in transformers: for runs not yet exported. Slower."""
 
-    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None):
+    def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None, size_bytes: int):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.spec = spec
         self.lock = threading.Lock()
-        self.size_bytes = estimate_bytes(spec)
+        self.size_bytes = size_bytes
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.generated_tokens = 0  # by the last answer
         self.closed = False
@@ -193,7 +193,7 @@ class HfModel:
         sample = settings.temperature > 0
         options = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, streamer=streamer,
                        repetition_penalty=settings.repeat_penalty, pad_token_id=self.tokenizer.pad_token_id,
-                       stop_strings=[stop for stop in self.spec.prompt.stop if not stop.startswith("<|")] or None,
+                       stop_strings=self.spec.prompt.text_stops or None,
                        tokenizer=self.tokenizer)
         if sample:
             options.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k or None)
@@ -323,7 +323,8 @@ class ModelCache:
             need = estimate_bytes(spec)
             self._make_room(spec, need)
             n_ctx = context_length(spec)
-            model = GgufModel(spec, n_ctx, self.threads) if spec.kind == "gguf" else HfModel(spec, n_ctx, self.threads)
+            engine = GgufModel if spec.kind == "gguf" else HfModel
+            model = engine(spec, n_ctx, self.threads, need)
             self.loaded[spec.key] = model
             return model
 
@@ -413,7 +414,8 @@ def memory_budget_bytes() -> int:
     """`TUNER_CHAT_MEMORY_GIB`, else 80% of the memory chat runs in (the GPU's where llama.cpp uses CUDA)."""
     if os.environ.get(MEMORY_ENV):
         return int(float(os.environ[MEMORY_ENV]) * GIB)
-    total = _gpu_memory()[1] if _gpu_memory() else _meminfo("MemTotal")
+    gpu = _gpu_memory()
+    total = gpu[1] if gpu else _meminfo("MemTotal")
     return int(total * 0.8)
 
 

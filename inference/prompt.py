@@ -35,6 +35,11 @@ class PromptFormat(BaseModel):
             return list(LLAMA3_STOPS)
         return ["\nuser", "<|end_of_text|>"]
 
+    @property
+    def text_stops(self) -> list[str]:
+        """Stops that are text to look for; the special-token ones end generation by themselves."""
+        return [stop for stop in self.stop if not stop.startswith("<|")]
+
 
 def format_of_adapter(adapter_dir: Path, default_dataset: str | None = None,
                       default_format: str = "lines") -> PromptFormat:
@@ -107,7 +112,7 @@ def reply_of(raw: str, fmt: PromptFormat) -> str:
         if (at := raw.find(stop)) != -1:
             cut = min(cut, at)
     text = raw[:cut]
-    for stop in (stop for stop in fmt.stop if not stop.startswith("<|")):  # `\nus` of a `\nuser` being written
+    for stop in fmt.text_stops:  # `\nus` of a `\nuser` being written
         for length in range(min(len(stop), len(text)) - 1, 0, -1):
             if text.endswith(stop[:length]):
                 text = text[:-length]

@@ -14,6 +14,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 120
+# Debian's Chromium, offline: Playwright's own browser download does not work here.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def free_port() -> int:
@@ -48,6 +52,20 @@ def running_app(workspace_dir: Path, *extra_args: str, as_readme: bool = False, 
             except subprocess.TimeoutExpired:
                 process.kill()
             kill_training_processes(Path(workspace_dir))
+
+
+@contextmanager
+def running_demo_app(workspace_dir: Path, demo_model_dir: Path, *extra_args: str, **options):
+    """running_app() on a workspace that already holds the demo model (copied, as the app would build it)."""
+    from tests.conftest import seed_demo_model
+
+    seed_demo_model(demo_model_dir, workspace_dir)
+    with running_app(workspace_dir, *extra_args, **options) as url:
+        yield url
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def kill_training_processes(workspace_dir: Path) -> None:

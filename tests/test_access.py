@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from gradio_client import Client
 
-from tests.app_server import running_app
+from tests.app_server import running_demo_app
 from tests.conftest import ROOT
 
 USER, PASSWORD = "minji", "s3cret-pass"
@@ -27,11 +27,8 @@ def status_of(url: str) -> int:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, demo_model_dir):
-    from tests.conftest import seed_demo_model
-
     workspace_dir = tmp_path_factory.mktemp("access") / "workspace"
-    seed_demo_model(demo_model_dir, workspace_dir)
-    with running_app(workspace_dir) as url:
+    with running_demo_app(workspace_dir, demo_model_dir) as url:
         yield url, workspace_dir
 
 
@@ -49,10 +46,7 @@ def test_only_files_inside_the_workspace_are_served(app, tmp_path):
 
 
 def test_auth_keeps_out_anyone_without_the_password(tmp_path, demo_model_dir):
-    from tests.conftest import seed_demo_model
-
-    seed_demo_model(demo_model_dir, tmp_path / "workspace")
-    with running_app(tmp_path / "workspace", "--auth", f"{USER}:{PASSWORD}") as url:
+    with running_demo_app(tmp_path / "workspace", demo_model_dir, "--auth", f"{USER}:{PASSWORD}") as url:
         with pytest.raises(Exception):
             Client(url, verbose=False).view_api(print_info=False)
         with pytest.raises(Exception):

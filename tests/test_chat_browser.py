@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_server import running_app
+from tests.app_server import launch_chromium, running_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 MESSAGE = "안녕하세요"
 
 
@@ -29,7 +26,7 @@ def app(workspace, chat_export):
 @pytest.fixture(scope="module")
 def browser():
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

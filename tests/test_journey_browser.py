@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import running_app
-from tests.conftest import ROOT, seed_demo_model
+from tests.app_server import launch_chromium, running_demo_app
+from tests.conftest import ROOT
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts" / "journey"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -28,13 +26,11 @@ def net_audit(tmp_path) -> Path:
 
 @pytest.fixture
 def page(tmp_path, demo_model_dir, net_audit):
-    workspace_dir = tmp_path / "workspace"
-    seed_demo_model(demo_model_dir, workspace_dir)  # the files the app would build on first use
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     audit = {"PYTHONPATH": str(ROOT / "tests" / "netaudit"), "TUNER_NET_AUDIT": str(net_audit)}
-    with running_app(workspace_dir, as_readme=True, env_extra=audit) as url, \
+    with running_demo_app(tmp_path / "workspace", demo_model_dir, as_readme=True, env_extra=audit) as url, \
             playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="ko-KR")
         page.set_default_timeout(60_000)
         page.requested_hosts = set()

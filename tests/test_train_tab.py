@@ -7,8 +7,7 @@ import time
 import pytest
 from gradio_client import Client
 
-from tests.app_server import running_app
-from tests.conftest import seed_demo_model
+from tests.app_server import running_demo_app
 from tuning.runs import RunDir
 
 # dataset, base model, max steps, epochs, lr, r, alpha, dropout, max length, batch, accumulation, auto batch,
@@ -20,8 +19,7 @@ DEMO = ["sample", "demo", 300, 1, 0.002, 16, 32, 0.0, 256, 2, 4, True, True, "au
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, demo_model_dir):
     workspace_dir = tmp_path_factory.mktemp("train-app") / "workspace"
-    seed_demo_model(demo_model_dir, workspace_dir)
-    with running_app(workspace_dir) as url:
+    with running_demo_app(workspace_dir, demo_model_dir) as url:
         yield url, workspace_dir
 
 

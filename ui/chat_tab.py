@@ -100,7 +100,8 @@ def create_chat_tab(workspace: Workspace) -> dict:
         settings = settings_of(settings_values)
         text = _required(text)
         state = state if _same_round(state, choice_a, choice_b, is_blind) else _new_round(choice_a, choice_b, is_blind)
-        specs = [resolve(state["left"], workspace), resolve(state["right"], workspace)]
+        models = chat_models(workspace)
+        specs = [resolve(state["left"], workspace, models), resolve(state["right"], workspace, models)]
         histories = [list(history_a or []) + [{"role": "user", "content": text}],
                      list(history_b or []) + [{"role": "user", "content": text}]]
         yield (*_panes(state, histories), "Loading…", "Loading…", "", state)
@@ -203,8 +204,7 @@ def _same_round(state: dict | None, choice_a: str | None, choice_b: str | None, 
 
 
 def _visible_name(state: dict, side: str) -> str | None:
-    hidden = state["blind"] and not state["voted"]
-    return f"hidden ({'A' if side == 'left' else 'B'})" if hidden else state[side]
+    return f"hidden ({'A' if side == 'left' else 'B'})" if _hidden(state) else state[side]
 
 
 def _pane_label(pane: str, name: str | None) -> str:
