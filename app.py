@@ -1,7 +1,7 @@
 """Korean chat tuner: prepare your chat logs, LoRA-fine-tune a Korean Llama-3 on them, export GGUF,
 and chat with the result beside the base model.
 
-    python app.py [--host H] [--port P] [--workspace DIR] [--share] [--auth USER:PASSWORD]
+    python app.py [--host H] [--port P] [--workspace DIR] [--share] [--auth USER:PASSWORD] [--lang ko|en]
 """
 from __future__ import annotations
 
@@ -16,19 +16,27 @@ import gradio as gr  # noqa: E402
 from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
 from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
 from tuning.config import Hardware  # noqa: E402
-from ui.chat_tab import IME_GUARD, create_chat_tab  # noqa: E402
+from ui.chat_tab import create_chat_tab  # noqa: E402
+from ui.common import page_head  # noqa: E402
 from ui.dataset_tab import create_dataset_tab  # noqa: E402
 from ui.export_tab import create_export_tab  # noqa: E402
+from ui.i18n import T, language_selector, set_default_lang, show_current_language, translations  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
 
 MAX_UPLOAD = "500mb"
 
 
 def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
-    device = f"GPU: {hardware.gpu_name} ({hardware.gpu_memory_gib:.0f} GiB)" if hardware.cuda else "no GPU (CPU)"
+    device = (f"GPU: {hardware.gpu_name} ({hardware.gpu_memory_gib:.0f} GiB)" if hardware.cuda
+              else T("no GPU: CPU training of the demo model, and chat", "GPU 없음: 데모 모델 CPU 학습과 대화"))
     with gr.Blocks(title="Korean chat tuner · 한국어 대화 튜너") as app:
-        gr.Markdown("# Korean chat tuner · 한국어 대화 튜너\n"
-                    f"Workspace: `{workspace.root}` · {device}")
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=5):
+                gr.Markdown("# Korean chat tuner · 한국어 대화 튜너")
+                gr.Markdown(T("Workspace", "작업 폴더") + f": `{workspace.root}`")
+                gr.Markdown(device, elem_id="device")
+            language = language_selector()
+        show_current_language(app, language)
         with gr.Tabs():
             with gr.Tab("Dataset · 데이터셋", id="dataset", elem_id="tab-dataset"):
                 create_dataset_tab(workspace)
@@ -60,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also serve through a public *.gradio.live link (needs internet; or TUNER_SHARE=1)")
     parser.add_argument("--auth", default=os.environ.get("TUNER_AUTH"), metavar="USER:PASSWORD[,USER:PASSWORD]",
                         help="ask for a login (or TUNER_AUTH); strongly advised with --share or --host 0.0.0.0")
+    parser.add_argument("--lang", choices=["auto", "ko", "en"], default=os.environ.get("TUNER_LANG", "auto"),
+                        help="the page's language until a user picks one in the page (default auto: the browser's; "
+                             "or TUNER_LANG, which also sets the language of the command lines)")
     parser.add_argument("--workspace", default=None,
                         help=f"folder for all state (default: ${WORKSPACE_ENV} or ./workspace)")
     return parser.parse_args(argv)
@@ -77,6 +88,7 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     auth = parse_auth(args.auth)
+    set_default_lang(args.lang)
     workspace = Workspace.open(args.workspace)
     install_sample(workspace)
     ensure_sample_dataset(workspace)
@@ -84,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     app.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth,
         auth_message="Korean chat tuner · 한국어 대화 튜너" if auth else None, allowed_paths=[str(workspace.root)],
-        max_file_size=MAX_UPLOAD, show_error=True, head=f"<script>{IME_GUARD}</script>",
+        max_file_size=MAX_UPLOAD, show_error=True, head=page_head(), i18n=translations(),
     )
 
 

@@ -30,17 +30,23 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from core.workspace import Workspace  # noqa: E402
-from ui.chat_tab import IME_GUARD, create_chat_tab  # noqa: E402
+from ui.chat_tab import create_chat_tab  # noqa: E402
+from ui.common import page_head  # noqa: E402
+from ui.i18n import language_selector, set_default_lang, show_current_language, translations  # noqa: E402
 
+set_default_lang(os.environ.get("TUNER_LANG", "auto"))
 workspace = Workspace.open(os.path.dirname(os.path.abspath(__file__)))
 with gr.Blocks(title={title!r}) as demo:
-    gr.Markdown({intro!r})
+    with gr.Row(equal_height=True):
+        gr.Markdown({intro!r})
+        language = language_selector()
+    show_current_language(demo, language)
     create_chat_tab(workspace)
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), head=f"<script>{{IME_GUARD}}</script>")
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), head=page_head(), i18n=translations())
 '''
 
 

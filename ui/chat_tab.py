@@ -236,4 +236,3 @@ def _tally_frame(workspace: Workspace) -> pd.DataFrame:
     return pd.DataFrame(arena.tally(workspace), columns=arena.TALLY_COLUMNS)
 
 
-IME_GUARD = (Path(__file__).with_name("ime_guard.js")).read_text(encoding="utf-8")

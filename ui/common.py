@@ -1,14 +1,19 @@
-"""Small helpers shared by the tabs: turning library errors into Gradio messages."""
+"""Small helpers shared by the tabs: turning library errors into Gradio messages in the page's language."""
 from __future__ import annotations
 
 import functools
 import inspect
 from contextlib import contextmanager
+from pathlib import Path
 
 import gradio as gr
 from pydantic import ValidationError
 
 from core.errors import UserError
+from ui.i18n import localized, page_script, say
+
+# Korean (IME) input: Enter that commits a syllable must not send the message (see the script).
+IME_GUARD = Path(__file__).with_name("ime_guard.js").read_text(encoding="utf-8")
 
 
 def user_errors(handler):
@@ -35,8 +40,13 @@ def _as_gradio_errors():
     try:
         yield
     except UserError as err:
-        raise gr.Error(str(err), print_exception=False) from err
+        raise gr.Error(localized(err), print_exception=False) from err
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise gr.Error(f"Invalid option: {problems}", print_exception=False) from err
+        raise gr.Error(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"), print_exception=False) from err
 
+
+
+def page_head() -> str:
+    """The scripts every page of the app carries: its language, and the Korean input guard."""
+    return page_script() + f"<script>{IME_GUARD}</script>"
