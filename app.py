@@ -23,7 +23,8 @@ from ui.export_tab import create_export_tab  # noqa: E402
 from ui.i18n import T, language_selector, set_default_lang, show_current_language, translations  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
 
-MAX_UPLOAD = "500mb"
+# Chat exports are text: even years of KakaoTalk fit well under this. TUNER_MAX_UPLOAD (e.g. "2gb") overrides it.
+MAX_UPLOAD = os.environ.get("TUNER_MAX_UPLOAD", "500mb")
 
 
 def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:

@@ -83,5 +83,7 @@ def atomic_dir(target: Path):
 
 def _as_user_error(err: OSError, target: Path) -> UserError:
     if err.errno == 28:  # ENOSPC
-        return UserError(f"The disk is full: could not write {target}. Free some space and try again.")
-    return UserError(f"Could not write {target}: {err.strerror or err}")
+        return UserError(f"The disk is full: could not write {target}. Free some space and try again.",
+                         ko=f"디스크가 가득 찼습니다. {target}에 쓰지 못했습니다. 공간을 확보한 뒤 다시 시도하세요.")
+    return UserError(f"Could not write {target}: {err.strerror or err}",
+                     ko=f"{target}에 쓰지 못했습니다: {err.strerror or err}")

@@ -55,7 +55,8 @@ class Workspace:
         """Resolves a user-given path and refuses one that leaves the workspace."""
         resolved = (self.root / path).resolve()
         if resolved != self.root and self.root not in resolved.parents:
-            raise UserError(f"{path} is outside the workspace ({self.root}); only paths inside it can be used.")
+            raise UserError(f"{path} is outside the workspace ({self.root}); only paths inside it can be used.",
+                            ko=f"{path}은(는) 작업 폴더({self.root}) 밖에 있습니다. 작업 폴더 안의 경로만 쓸 수 있습니다.")
         return resolved
 
 
@@ -64,6 +65,8 @@ def check_name(name: str) -> str:
     if not _SAFE_NAME.match(name):
         raise UserError(
             f"'{name}' is not a usable name: use letters, digits, Hangul, '-', '_' or '.', "
-            "start with a letter or digit, at most 64 characters."
+            "start with a letter or digit, at most 64 characters.",
+            ko=f"'{name}'은(는) 쓸 수 없는 이름입니다. 영문자, 숫자, 한글, '-', '_', '.'만 쓸 수 있고, "
+               "글자나 숫자로 시작하는 64자 이하의 이름이어야 합니다.",
         )
     return name

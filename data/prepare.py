@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import Text, env_lang, text_in
 from data import masking
 from data.conversation import Conversation
 from data.readers import FORMATS, aihub, detect_format, read_source
@@ -78,9 +79,11 @@ def prepare(config: PrepareConfig, tokenizer) -> Prepared:
             example = _example(conv, piece, (number, len(pieces)) if len(pieces) > 1 else None, tokenizer)
             (val if index in val_ids else train).append(example)
     if windows_without_bot:
-        report.note(f"{windows_without_bot} windows without a bot line were left out")
+        report.note(Text(f"{windows_without_bot} windows without a bot line were left out",
+                         f"봇의 말이 없는 윈도 {windows_without_bot}개를 제외했습니다"))
     if cut_lines:
-        report.note(f"{cut_lines} single messages longer than {config.max_length} tokens were cut into pieces")
+        report.note(Text(f"{cut_lines} single messages longer than {config.max_length} tokens were cut into pieces",
+                         f"{config.max_length} 토큰보다 긴 메시지 {cut_lines}개를 여러 조각으로 나눴습니다"))
     if not train and not val:
         raise UserError(_nothing_usable_message(report))
     prepared = Prepared(train, val, report)
@@ -124,18 +127,19 @@ def _read_all(config: PrepareConfig, report: Report):
                 yield conversation
                 fmt = conversation.format if fmt == "generic" else fmt
         except SkipFile as err:
-            report.skip_file(source.name, str(err))
+            report.skip_file(source.name, err.reason)
             continue
         except UnicodeDecodeError as err:
-            report.skip_file(source.name, f"could not be decoded as {err.encoding}")
+            report.skip_file(source.name, Text(f"could not be decoded as {err.encoding}",
+                                               f"{err.encoding}(으)로 디코딩할 수 없습니다"))
             continue
         except OSError as err:
-            report.skip_file(source.name, f"could not be read ({err})")
+            report.skip_file(source.name, Text(f"could not be read ({err})", f"읽을 수 없습니다({err})"))
             continue
         if found:
             report.files_read[source.name] = fmt
         elif not any(skip["source"] == source.name for skip in report.skipped_files):
-            report.skip_file(source.name, "no conversations in it")
+            report.skip_file(source.name, Text("no conversations in it", "대화가 없습니다"))
 
 
 def _label(conv: Conversation, config: PrepareConfig, report: Report) -> list[Line] | None:
@@ -147,18 +151,19 @@ def _label(conv: Conversation, config: PrepareConfig, report: Report) -> list[Li
         texts = [turn.text.strip() for turn in turns]
     kept = [(turn.speaker, text) for turn, text in zip(turns, texts) if text]
     if not kept:
-        report.dropped["empty"] += 1
+        report.dropped[Text("empty", "내용 없음")] += 1
         return None
     speakers = list(dict.fromkeys(speaker for speaker, _ in kept))
     if len(speakers) < 2:
-        report.dropped["only one speaker"] += 1
+        report.dropped[Text("only one speaker", "화자가 한 명뿐")] += 1
         return None
     bot = _bot_for(conv, config)
     if bot not in speakers:
-        report.dropped[f"the bot speaker '{bot}' never speaks"] += 1
+        report.dropped[Text(f"the bot speaker '{bot}' never speaks", f"봇 화자 '{bot}'의 말이 없음")] += 1
         return None
     if conv.format == "kakao" and config.bot is None:
-        report.note(f"{conv.source}: bot = {bot} (the most active participant; choose another with --bot)")
+        report.note(Text(f"{conv.source}: bot = {bot} (the most active participant; choose another with --bot)",
+                         f"{conv.source}: 봇 = {bot} (가장 말을 많이 한 참여자입니다. 다른 화자는 --bot으로 고르세요)"))
     labels = speaker_labels(speakers, bot, config.speakers)
     return [Line(labels[speaker], "assistant" if speaker == bot else "user", text) for speaker, text in kept]
 
@@ -211,12 +216,15 @@ def _stats(conversations, labelled, prepared: Prepared, windowed: int, config: P
     }
 
 
-def _nothing_usable_message(report: Report) -> str:
-    reasons = [f"{skip['source']}: {skip['reason']}" for skip in report.skipped_files[:10]]
-    reasons += [f"{count} conversation(s) dropped: {reason}" for reason, count in report.dropped.items()]
+def _nothing_usable_message(report: Report) -> Text:
+    reasons = [Text(f"{skip['source']}: {skip['reason']}", f"{skip['source']}: {text_in(skip['reason'], 'ko')}")
+               for skip in report.skipped_files[:10]]
+    reasons += [Text(f"{count} conversation(s) dropped: {reason}", f"대화 {count}개 제외됨: {text_in(reason, 'ko')}")
+                for reason, count in report.dropped.items()]
     reasons += report.notes
     detail = "\n  ".join(reasons) or "no input files were found"
-    return f"No usable conversation was found.\n  {detail}"
+    detail_ko = "\n  ".join(text_in(reason, "ko") for reason in reasons) or "입력 파일을 찾지 못했습니다"
+    return Text(f"No usable conversation was found.\n  {detail}", f"쓸 수 있는 대화를 찾지 못했습니다.\n  {detail_ko}")
 
 
 def _parse_args(argv: list[str] | None) -> tuple[PrepareConfig, Path]:
@@ -253,14 +261,21 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()), file=sys.stderr)
         return 2
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.text()}", file=sys.stderr)
         return 1
     stats = prepared.stats
-    print(f"{stats['train_examples']} train / {stats['val_examples']} validation examples from "
-          f"{stats['conversations_kept']} conversations ({stats['conversations_dropped']} dropped, "
-          f"{stats['files_skipped']} files skipped) -> {out_dir}")
+    lang = env_lang()
+    if lang == "ko":
+        print(f"대화 {stats['conversations_kept']}개에서 학습 예제 {stats['train_examples']}개, 검증 예제 "
+              f"{stats['val_examples']}개를 만들었습니다(대화 {stats['conversations_dropped']}개 제외됨, "
+              f"파일 {stats['files_skipped']}개 건너뜀) -> {out_dir}")
+    else:
+        print(f"{stats['train_examples']} train / {stats['val_examples']} validation examples from "
+              f"{stats['conversations_kept']} conversations ({stats['conversations_dropped']} dropped, "
+              f"{stats['files_skipped']} files skipped) -> {out_dir}")
     for skip in prepared.report.skipped_files:
-        print(f"skipped {skip['source']}: {skip['reason']}", file=sys.stderr)
+        skipped = "건너뜀" if lang == "ko" else "skipped"
+        print(f"{skipped} {skip['source']}: {text_in(skip['reason'], lang)}", file=sys.stderr)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""What a preparation run read, kept and skipped, with a reason for everything skipped."""
+"""What a preparation run read, kept and skipped, with a reason for everything skipped.
+
+Reasons and notes are `core.i18n.Text` where a Korean translation exists: strings that are the English
+text (in report.json, in comparisons, as `dropped` keys) and carry the Korean for the UI and CLI.
+"""
 from __future__ import annotations
 
 from collections import Counter

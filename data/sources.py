@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from core.i18n import Text
 from data.report import Report
 
 SNIFF_BYTES = 64 * 1024
@@ -17,7 +18,12 @@ CHAT_SUFFIXES = {".json", ".jsonl", ".txt", ".csv"}
 
 
 class SkipFile(Exception):
-    """Raised by a reader when a whole file can't be used; the message says why, for the report."""
+    """Raised by a reader when a whole file can't be used; the message says why, for the report
+    (in English, and in Korean when `ko` is given)."""
+
+    def __init__(self, message: str, ko: str | None = None):
+        super().__init__(message)
+        self.reason: str = Text(message, ko) if ko else message
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,9 @@ class SourceFile:
         if self.size > limit:
             raise SkipFile(
                 f"too large to load as one JSON document ({self.size / 2**20:.0f} MiB, limit "
-                f"{limit / 2**20:.0f} MiB); save it as JSONL (one object per line) instead"
+                f"{limit / 2**20:.0f} MiB); save it as JSONL (one object per line) instead",
+                ko=f"JSON 문서 하나로 읽기에는 너무 큽니다({self.size / 2**20:.0f} MiB, 한도 "
+                   f"{limit / 2**20:.0f} MiB). 대신 JSONL(한 줄에 객체 하나)로 저장하세요",
             )
         with self.open_text() as text:
             return text.read()
@@ -66,7 +74,8 @@ def detect_encoding(head: bytes) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise SkipFile("not text in UTF-8, UTF-16 or cp949 (is it a binary file?)")
+    raise SkipFile("not text in UTF-8, UTF-16 or cp949 (is it a binary file?)",
+                   ko="UTF-8, UTF-16, cp949 텍스트가 아닙니다(바이너리 파일인가요?)")
 
 
 def iter_sources(inputs: list[str | Path], report: Report) -> Iterator[SourceFile]:
@@ -74,7 +83,7 @@ def iter_sources(inputs: list[str | Path], report: Report) -> Iterator[SourceFil
     for raw_input in inputs:
         path = Path(raw_input)
         if not path.exists():
-            report.skip_file(str(raw_input), "no such file or folder")
+            report.skip_file(str(raw_input), Text("no such file or folder", "파일이나 폴더가 없습니다"))
         elif path.is_dir():
             found_any = False
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -83,7 +92,7 @@ def iter_sources(inputs: list[str | Path], report: Report) -> Iterator[SourceFil
                 found_any = True
                 yield from _from_path(child, str(child), report)
             if not found_any:
-                report.skip_file(str(path), "the folder is empty")
+                report.skip_file(str(path), Text("the folder is empty", "폴더가 비어 있습니다"))
         else:
             yield from _from_path(path, str(path), report)
 
@@ -94,8 +103,10 @@ def _from_path(path: Path, name: str, report: Report) -> Iterator[SourceFile]:
     elif path.suffix.lower() in CHAT_SUFFIXES:
         yield SourceFile(name, path.stat().st_size, lambda: path.open("rb"))
     else:
-        report.skip_file(name, f"not a chat file type ({path.suffix or 'no extension'}); "
-                               "expected .json, .jsonl, .txt, .csv or .zip")
+        suffix = path.suffix or "no extension"
+        report.skip_file(name, Text(f"not a chat file type ({suffix}); expected .json, .jsonl, .txt, .csv or .zip",
+                                    f"대화 파일 형식이 아닙니다({path.suffix or '확장자 없음'}). "
+                                    ".json, .jsonl, .txt, .csv, .zip 파일이어야 합니다"))
 
 
 def _from_zip(open_zip: Callable[[], BinaryIO], name: str, report: Report) -> Iterator[SourceFile]:
@@ -103,13 +114,14 @@ def _from_zip(open_zip: Callable[[], BinaryIO], name: str, report: Report) -> It
         with open_zip() as zip_stream, zipfile.ZipFile(zip_stream) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, OSError, EOFError) as err:
-        report.skip_file(name, f"not a readable zip file ({err})")
+        report.skip_file(name, Text(f"not a readable zip file ({err})", f"읽을 수 있는 zip 파일이 아닙니다({err})"))
         return
     for member in sorted(members, key=lambda m: m.filename):
         member_name = _zip_member_name(member)
         shown = f"{name}!/{member_name}"
         if member_name.startswith("/") or ".." in PurePosixPath(member_name).parts:
-            report.skip_file(shown, "unsafe path inside the zip (absolute or '..'); ignored")
+            report.skip_file(shown, Text("unsafe path inside the zip (absolute or '..'); ignored",
+                                         "zip 안의 안전하지 않은 경로(절대 경로 또는 '..')라 무시했습니다"))
             continue
         if _is_hidden(PurePosixPath(member_name)):
             continue
@@ -120,7 +132,8 @@ def _from_zip(open_zip: Callable[[], BinaryIO], name: str, report: Report) -> It
         elif suffix in CHAT_SUFFIXES:
             yield SourceFile(shown, member.file_size, opener)
         else:
-            report.skip_file(shown, f"not a chat file type ({suffix or 'no extension'})")
+            report.skip_file(shown, Text(f"not a chat file type ({suffix or 'no extension'})",
+                                         f"대화 파일 형식이 아닙니다({suffix or '확장자 없음'})"))
 
 
 def _zip_member_opener(open_zip: Callable[[], BinaryIO], member: str) -> Callable[[], BinaryIO]:

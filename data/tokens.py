@@ -1,12 +1,15 @@
 """Token counts and training ids: the one place that decides how a rendered text becomes tokens."""
 from __future__ import annotations
 
+from core.errors import UserError
+
 
 def training_ids(text: str, tokenizer) -> list[int]:
     """The ids the trainer sees: the tokenizer's own BOS handling, then the text, then its real EOS id."""
     ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
     if tokenizer.eos_token_id is None:
-        raise ValueError("the tokenizer has no end-of-sequence token; choose a tokenizer that defines one")
+        raise UserError("the tokenizer has no end-of-sequence token; choose a tokenizer that defines one",
+                        ko="토크나이저에 문장 끝(EOS) 토큰이 없습니다. EOS 토큰이 정의된 토크나이저를 고르세요.")
     if not ids or ids[-1] != tokenizer.eos_token_id:
         ids.append(tokenizer.eos_token_id)
     return ids

@@ -72,13 +72,15 @@ def resolve(choice: str | None, workspace: Workspace, models: dict[str, ChatMode
     """A label from chat_models(), or a path to a GGUF file the user typed."""
     models = chat_models(workspace) if models is None else models
     if not choice:
-        raise UserError("Choose a model to chat with (export one in the Export tab, or give a .gguf path).")
+        raise UserError("Choose a model to chat with (export one in the Export tab, or give a .gguf path).",
+                        ko="대화할 모델을 고르세요 (내보내기 탭에서 모델을 내보내거나 .gguf 경로를 입력하세요).")
     if choice in models:
         return models[choice]
     path = Path(choice.strip()).expanduser()
     if path.suffix.lower() == ".gguf":
         return gguf_spec(path)
-    raise UserError(f"'{choice}' is neither a model in this workspace nor a path to a .gguf file.")
+    raise UserError(f"'{choice}' is neither a model in this workspace nor a path to a .gguf file.",
+                    ko=f"'{choice}'은(는) 이 작업 폴더의 모델도, .gguf 파일 경로도 아닙니다.")
 
 
 def default_pair(models: dict[str, ChatModelSpec]) -> tuple[str | None, str | None]:

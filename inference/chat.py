@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.errors import UserError
+from core.i18n import Text, env_lang, text_in
 from inference import llama
 from inference.prompt import PromptFormat, fitted_prompt, format_of_gguf, history_lines, reply_of
 
@@ -73,26 +74,28 @@ class Reply:
     seed: int | None = None
     dropped_lines: int = 0
     done: bool = False
-    error: str | None = None
+    error: str | None = None  # a core.i18n.Text when it has a Korean translation
 
     @property
     def tokens_per_s(self) -> float:
         # Decode speed: tokens after the first over the time after the first.
         return (self.tokens - 1) / self.decode_s if self.tokens > 1 and self.decode_s > 0 else 0.0
 
-    def stats(self) -> str:
+    def stats(self, lang: str = "en") -> str:
+        """One line on the answer: its progress, or its tokens, speed and seed; Korean when `lang` is "ko"."""
         if self.error:
-            return f"⚠️ {self.error}"
+            return f"⚠️ {text_in(self.error, lang)}"
         if not self.done:
-            return f"writing… {self.tokens} tokens"
-        parts = [f"{self.tokens} tokens", f"{self.tokens_per_s:.1f} tok/s"]
+            return text_in(Text(f"writing… {self.tokens} tokens", f"작성 중… 토큰 {self.tokens}개"), lang)
+        parts = [Text(f"{self.tokens} tokens", f"토큰 {self.tokens}개"), f"{self.tokens_per_s:.1f} tok/s"]
         if self.first_token_s is not None:
-            parts.append(f"first token {self.first_token_s:.2f} s")
+            parts.append(Text(f"first token {self.first_token_s:.2f} s", f"첫 토큰 {self.first_token_s:.2f}초"))
         if self.seed is not None:
-            parts.append(f"seed {self.seed}")
+            parts.append(Text(f"seed {self.seed}", f"시드 {self.seed}"))
         if self.dropped_lines:
-            parts.append(f"{self.dropped_lines} oldest lines left out to fit the context")
-        return " · ".join(parts)
+            parts.append(Text(f"{self.dropped_lines} oldest lines left out to fit the context",
+                              f"컨텍스트에 맞추느라 오래된 줄 {self.dropped_lines}개 제외"))
+        return " · ".join(text_in(part, lang) for part in parts)
 
 
 class GgufModel:
@@ -214,7 +217,7 @@ class HfModel:
         yield from streamer
         worker.join()
         if errors:
-            raise UserError(f"Generation failed: {errors[0]}")
+            raise UserError(f"Generation failed: {errors[0]}", ko=f"답변을 생성하지 못했습니다: {errors[0]}")
 
     def close(self) -> None:
         self.closed = True
@@ -230,7 +233,7 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
     fmt = model.spec.prompt
     lines = history_lines(messages, fmt)
     if not lines or lines[-1].role != "user":
-        raise UserError("Type a message first.")
+        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
     seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
     room = model.n_ctx - settings.max_new_tokens
     prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, **model.template)
@@ -238,7 +241,8 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
     raw = ""
     with model.lock:
         if model.closed:  # unloaded to make room between being picked and answering
-            raise UserError("This model was just unloaded to make room for another; send your message again.")
+            raise UserError("This model was just unloaded to make room for another; send your message again.",
+                            ko="다른 모델을 불러올 자리를 만드느라 이 모델을 방금 메모리에서 내렸습니다. 메시지를 다시 보내세요.")
         started = time.perf_counter()
         first_at = None
         for piece in model.stream_raw(prompt, settings, seed):
@@ -268,8 +272,8 @@ def side_by_side(streams: list[Iterator[Reply] | None], interval: float = 0.05) 
         try:
             for reply in stream:
                 updates.put((index, Reply(**vars(reply))))
-        except UserError as err:
-            updates.put((index, Reply(error=str(err), done=True)))
+        except UserError as err:  # the page shows it in its language
+            updates.put((index, Reply(error=Text(str(err), err.ko) if err.ko else str(err), done=True)))
         except Exception as err:  # one pane failing must not take the other down
             updates.put((index, Reply(error=f"{type(err).__name__}: {err}", done=True)))
         updates.put((index, None))
@@ -333,7 +337,10 @@ class ModelCache:
         if need > self.budget_bytes:
             raise UserError(f"{name} needs about {need / GIB:.1f} GiB, more than the chat memory budget of "
                             f"{self.budget_bytes / GIB:.1f} GiB on this machine: choose a smaller quantization "
-                            f"(q4_k_m) or raise {MEMORY_ENV}. It was not loaded.")
+                            f"(q4_k_m) or raise {MEMORY_ENV}. It was not loaded.",
+                            ko=f"{name}에는 약 {need / GIB:.1f} GiB가 필요해 이 컴퓨터의 대화용 메모리 한도 "
+                               f"{self.budget_bytes / GIB:.1f} GiB를 넘습니다. 더 작은 양자화(q4_k_m)를 고르거나 "
+                               f"{MEMORY_ENV}를 높이세요. 모델을 불러오지 않았습니다.")
         held = sum(model.size_bytes for model in self.loaded.values())
         for key in list(self.loaded):
             if held + need <= self.budget_bytes and need <= free_bytes():
@@ -346,10 +353,13 @@ class ModelCache:
                     held -= model.size_bytes
                 finally:
                     model.lock.release()
-        if need > free_bytes():
-            raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but only {free_bytes() / GIB:.1f} GiB of "
+        free = free_bytes()
+        if need > free:
+            raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but only {free / GIB:.1f} GiB of "
                             "memory is free: choose a smaller quantization (q4_k_m) or close other programs. "
-                            "It was not loaded.")
+                            "It was not loaded.",
+                            ko=f"{name}에는 약 {need / GIB:.1f} GiB가 필요하지만 남은 메모리는 {free / GIB:.1f} GiB뿐입니다. "
+                               "더 작은 양자화(q4_k_m)를 고르거나 다른 프로그램을 닫으세요. 모델을 불러오지 않았습니다.")
 
     def close(self) -> None:
         with self._loading:
@@ -477,11 +487,11 @@ def main(argv: list[str] | None = None) -> int:
             pass
         cache.close()
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.text()}", file=sys.stderr)
         return 1
     print(reply.text)
     if args.stats:
-        print(reply.stats(), file=sys.stderr)
+        print(reply.stats(env_lang()), file=sys.stderr)
     return 0
 
 

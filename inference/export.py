@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import env_lang
 from core.workspace import Workspace
 from inference import llama
 from inference.prompt import format_of_adapter
@@ -60,7 +61,7 @@ def export(config: ExportConfig, workspace: Workspace, progress: Progress = lamb
     progress("merge", 0.05)
     merged_dir = out_dir / "merged"
     clock = time.perf_counter()
-    merge(base_dir, adapter_dir, merged_dir)
+    merge(base_dir, adapter_dir, merged_dir, train_config.trust_remote_code)
     timings["merge_s"] = round(time.perf_counter() - clock, 1)
 
     progress("convert", 0.25)
@@ -103,13 +104,14 @@ def export(config: ExportConfig, workspace: Workspace, progress: Progress = lamb
     return summary
 
 
-def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path) -> None:
+def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path, trust_remote_code: bool = False) -> None:
     """The adapter merged into the 16-bit base (never into a 4-bit one), as a Hugging Face folder."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # The dtype the base was saved in: bf16 for Llama-3-8B (16 GB, not 32 GB in fp32), fp32 for the demo.
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto", use_safetensors=True)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto", use_safetensors=True,
+                                                trust_remote_code=trust_remote_code)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     with fileio.atomic_dir(merged_dir) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
@@ -124,7 +126,8 @@ def convert(model_dir: Path, gguf_path: Path, kind: str = "hf", extra: list[str]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-            raise UserError(f"llama.cpp's converter failed on {model_dir.name}:\n{tail}")
+            raise UserError(f"llama.cpp's converter failed on {model_dir.name}:\n{tail}",
+                            ko=f"llama.cpp 변환기가 {model_dir.name}을(를) 변환하지 못했습니다:\n{tail}")
 
 
 def _export_lora(base_dir: Path, adapter_dir: Path, out_dir: Path, reference: Reference) -> dict:
@@ -177,11 +180,14 @@ def _adapter_dir(run: RunDir, checkpoint: str | None) -> Path:
     if checkpoint:
         path = run.checkpoints / checkpoint
         if not (path / "adapter_config.json").is_file():
-            raise UserError(f"{run.name} has no checkpoint {checkpoint}; it has {', '.join(run.checkpoint_names()) or 'none'}.")
+            names = ", ".join(run.checkpoint_names())
+            raise UserError(f"{run.name} has no checkpoint {checkpoint}; it has {names or 'none'}.",
+                            ko=f"{run.name}에는 체크포인트 {checkpoint}이(가) 없습니다. 있는 체크포인트: {names or '없음'}.")
         return path
     if not (run.adapter / "adapter_config.json").is_file():
-        raise UserError(f"{run.name} has no final adapter yet (state: {run.status().get('state')}); "
-                        "export one of its checkpoints instead.")
+        state = run.status().get("state")
+        raise UserError(f"{run.name} has no final adapter yet (state: {state}); export one of its checkpoints instead.",
+                        ko=f"{run.name}에는 아직 최종 어댑터가 없습니다 (상태: {state}). 대신 체크포인트 중 하나를 내보내세요.")
     return run.adapter
 
 
@@ -189,12 +195,15 @@ def _check_disk(base_dir: Path, out_dir: Path, config: ExportConfig) -> None:
     """Refuses early when the files would not fit: an 8B f16 GGUF alone is 16 GB."""
     weights = sum(p.stat().st_size for p in base_dir.glob("*.safetensors"))
     parameters = weights / 2 if weights else 0
-    need = weights * 2 + parameters * (BYTES_PER_PARAMETER["f16"] * (2 if config.lora else 1) +
+    # Written at once, at most: the merged folder, the f16 GGUF (and the base's, for the LoRA), the quants.
+    need = weights + parameters * (BYTES_PER_PARAMETER["f16"] * (2 if config.lora else 1) +
                                        sum(BYTES_PER_PARAMETER[q] for q in config.quants if q != "f16"))
     free = shutil.disk_usage(out_dir).free
     if need > free:
         raise UserError(f"Not enough disk space for this export: about {need / 1e9:.1f} GB needed, "
-                        f"{free / 1e9:.1f} GB free in {out_dir}. Free some space or choose fewer formats.")
+                        f"{free / 1e9:.1f} GB free in {out_dir}. Free some space or choose fewer formats.",
+                        ko=f"내보내기에 필요한 디스크 공간이 부족합니다. 약 {need / 1e9:.1f} GB가 필요한데 "
+                           f"{out_dir}에 남은 공간은 {free / 1e9:.1f} GB입니다. 공간을 확보하거나 형식을 줄여 고르세요.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,17 +217,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = ExportConfig(run_dir=str(Path(args.run_dir).resolve()), checkpoint=args.checkpoint, quants=args.quant,
                           out_dir=str(Path(args.out).resolve()), lora=args.lora)
+    korean = env_lang() == "ko"
     try:
         summary = export(config, Workspace.open(args.workspace),
-                         progress=lambda step, share: print(f"[{share:4.0%}] {step}", flush=True))
+                         progress=lambda step, share: print(f"[{share:4.0%}] {step_name(step, korean)}", flush=True))
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.text()}", file=sys.stderr)
         return 1
     for result in summary["files"]:
-        verdict = "verified" if result["verification"]["passed"] else "FAILED verification"
-        print(f"{result['file']}: {result['size_bytes'] / 2**20:.1f} MiB, {verdict} "
-              f"(top-1 agreement {result['verification']['top1_agreement']:.0%})")
+        passed, top1 = result["verification"]["passed"], result["verification"]["top1_agreement"]
+        size = f"{result['file']}: {result['size_bytes'] / 2**20:.1f} MiB"
+        if korean:
+            print(f"{size}, {'검증 통과' if passed else '검증 실패'} (top-1 일치율 {top1:.0%})")
+        else:
+            print(f"{size}, {'verified' if passed else 'FAILED verification'} (top-1 agreement {top1:.0%})")
     return 0 if summary["verified"] else 3
+
+
+STEPS_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "LoRA": "LoRA", "done": "완료"}
+
+
+def step_name(step: str, korean: bool) -> str:
+    """A progress step as the command line shows it: `quantize q8_0` is `양자화 q8_0` in Korean."""
+    if not korean:
+        return step
+    word, _, rest = step.partition(" ")
+    return " ".join(part for part in (STEPS_KO.get(word, word), rest) if part)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
     params.nthread = threads
     status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
     if status != 0:
-        raise UserError(f"llama.cpp could not quantize {source.name} to {kind} (status {status}).")
+        raise UserError(f"llama.cpp could not quantize {source.name} to {kind} (status {status}).",
+                        ko=f"llama.cpp가 {source.name}을(를) {kind}(으)로 양자화하지 못했습니다 (상태 {status}).")
 
 
 GGUF_MAGIC = b"GGUF"
@@ -42,10 +43,11 @@ def check_gguf(gguf_path: Path) -> Path:
     """A clear message for a path that is missing or is not a GGUF file at all."""
     path = Path(gguf_path)
     if not path.is_file():
-        raise UserError(f"No GGUF file at {path}.")
+        raise UserError(f"No GGUF file at {path}.", ko=f"{path}에 GGUF 파일이 없습니다.")
     with path.open("rb") as head:
         if head.read(4) != GGUF_MAGIC:
-            raise UserError(f"{path.name} is not a GGUF file (it does not start with the GGUF signature).")
+            raise UserError(f"{path.name} is not a GGUF file (it does not start with the GGUF signature).",
+                            ko=f"{path.name}은(는) GGUF 파일이 아닙니다 (GGUF 시그니처로 시작하지 않습니다).")
     return path
 
 
@@ -63,9 +65,11 @@ def open_model(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lor
                                lora_path=str(lora_path) if lora_path else None, n_threads=n_threads,
                                vocab_only=vocab_only)
     except (ValueError, RuntimeError) as err:
-        raise UserError(f"llama.cpp could not load {Path(gguf_path).name}"
-                        f"{' with ' + Path(lora_path).name if lora_path else ''}: is it a complete GGUF file? "
-                        f"({err})") from err
+        name, lora_name = Path(gguf_path).name, Path(lora_path).name if lora_path else None
+        raise UserError(f"llama.cpp could not load {name}{' with ' + lora_name if lora_name else ''}: "
+                        f"is it a complete GGUF file? ({err})",
+                        ko=f"llama.cpp가 {name}{f'(LoRA {lora_name} 적용)' if lora_name else ''}을(를) 불러오지 "
+                           f"못했습니다. 완전한 GGUF 파일인지 확인하세요. ({err})") from err
 
 
 @contextmanager

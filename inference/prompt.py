@@ -83,7 +83,8 @@ def prompt_text(lines: list[Line], fmt: PromptFormat, chat_template: str | None 
     if fmt.prompt_format == "lines":
         return render_text(lines) + f"\n{BOT_LABEL}:"
     if not chat_template:
-        raise UserError("This model was trained with a chat template, but its file carries none.")
+        raise UserError("This model was trained with a chat template, but its file carries none.",
+                        ko="이 모델은 채팅 템플릿으로 학습했지만 모델 파일에 채팅 템플릿이 없습니다.")
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from tuning.dataset import chat_messages
@@ -101,7 +102,8 @@ def fitted_prompt(lines: list[Line], fmt: PromptFormat, count_tokens: Callable[[
         text = prompt_text(lines[dropped:], fmt, **template)
         if count_tokens(text) <= room:
             return text, dropped
-    raise UserError(f"Your message is too long for this model's context: shorten it (room for about {room} tokens).")
+    raise UserError(f"Your message is too long for this model's context: shorten it (room for about {room} tokens).",
+                    ko=f"메시지가 이 모델의 컨텍스트에 비해 너무 깁니다. 메시지를 줄이세요 (약 {room} 토큰까지 들어갑니다).")
 
 
 def reply_of(raw: str, fmt: PromptFormat) -> str:

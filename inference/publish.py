@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import env_lang
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "data", "inference", "tuning", "ui")  # the project's own code; data/samples stays out
@@ -55,11 +56,14 @@ def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | No
     export_dir, out_dir = Path(export_dir), Path(out_dir)
     summary = fileio.read_json(export_dir / "export.json")
     if summary is None:
-        raise UserError(f"{export_dir} is not an export (no export.json): export the run in the Export tab first.")
+        raise UserError(f"{export_dir} is not an export (no export.json): export the run in the Export tab first.",
+                        ko=f"{export_dir}은(는) 내보내기 폴더가 아닙니다 (export.json 없음). "
+                           "먼저 내보내기 탭에서 실행을 내보내세요.")
     result = next((r for r in summary["files"] if r["file"] == gguf_name and r["kind"] != "lora"), None)
     if result is None or not (export_dir / gguf_name).is_file():
         kinds = ", ".join(r["file"] for r in summary["files"] if r["kind"] != "lora")
-        raise UserError(f"{gguf_name} is not a GGUF model of this export; choose one of: {kinds}.")
+        raise UserError(f"{gguf_name} is not a GGUF model of this export; choose one of: {kinds}.",
+                        ko=f"{gguf_name}은(는) 이 내보내기의 GGUF 모델이 아닙니다. 다음 중에서 고르세요: {kinds}.")
     title = title or f"{Path(summary['run']).name} · {result['kind']}"
     with fileio.atomic_dir(out_dir) as tmp:
         for package in PACKAGES:
@@ -136,7 +140,9 @@ def push_space(space_dir: Path, repo_id: str, token: str | None) -> str:
     """Creates (or updates) the Space and uploads the folder; returns its URL."""
     token = token or os.environ.get("HF_TOKEN")
     if not token:
-        raise UserError("A Hugging Face token with write access is needed to publish (give one, or set HF_TOKEN).")
+        raise UserError("A Hugging Face token with write access is needed to publish (give one, or set HF_TOKEN).",
+                        ko="공유하려면 쓰기 권한이 있는 Hugging Face 액세스 토큰이 필요합니다 "
+                           "(토큰을 입력하거나 HF_TOKEN을 설정하세요).")
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
@@ -145,7 +151,8 @@ def push_space(space_dir: Path, repo_id: str, token: str | None) -> str:
         api.upload_folder(folder_path=str(space_dir), repo_id=repo_id, repo_type="space")
     except Exception as err:  # offline, bad token, taken name: one clear message, the token never in it
         reason = str(err).replace(token, "***").splitlines()[0][:300]
-        raise UserError(f"Could not publish to the Space {repo_id}: {reason}") from None
+        raise UserError(f"Could not publish to the Space {repo_id}: {reason}",
+                        ko=f"스페이스 {repo_id}에 공유하지 못했습니다: {reason}") from None
     return f"https://huggingface.co/spaces/{repo_id}"
 
 
@@ -164,13 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", default=None, metavar="USER/NAME", help="push to this Space (token: HF_TOKEN)")
     parser.add_argument("--title", default=None)
     args = parser.parse_args(argv)
+    korean = env_lang() == "ko"
     try:
         space_dir = build_space(Path(args.export_dir), args.file, Path(args.out), args.title)
-        print(f"Space folder: {space_dir}")
+        print(f"{'스페이스 폴더' if korean else 'Space folder'}: {space_dir}")
         if args.repo:
-            print(f"Published: {push_space(space_dir, args.repo, None)}")
+            print(f"{'공유했습니다' if korean else 'Published'}: {push_space(space_dir, args.repo, None)}")
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.text()}", file=sys.stderr)
         return 1
     return 0
 

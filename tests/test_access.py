@@ -8,6 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import httpx
 import pytest
 from gradio_client import Client
 
@@ -15,6 +16,7 @@ from tests.app_server import running_demo_app
 from tests.conftest import ROOT
 
 USER, PASSWORD = "minji", "s3cret-pass"
+UPLOAD_LIMIT = "64kb"
 
 
 def status_of(url: str) -> int:
@@ -28,7 +30,7 @@ def status_of(url: str) -> int:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, demo_model_dir):
     workspace_dir = tmp_path_factory.mktemp("access") / "workspace"
-    with running_demo_app(workspace_dir, demo_model_dir) as url:
+    with running_demo_app(workspace_dir, demo_model_dir, env_extra={"TUNER_MAX_UPLOAD": UPLOAD_LIMIT}) as url:
         yield url, workspace_dir
 
 
@@ -59,3 +61,11 @@ def test_a_malformed_auth_setting_is_refused_with_its_form(tmp_path):
     result = subprocess.run([sys.executable, "app.py", "--auth", "minji", "--workspace", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "user:password" in result.stderr
+
+
+def test_uploads_over_the_size_limit_are_refused(app, tmp_path):
+    url, _ = app
+    small = httpx.post(f"{url}gradio_api/upload", files={"files": ("small.txt", "가".encode() * 1000)}, timeout=30)
+    assert small.status_code == 200 and small.json()[0].endswith("small.txt")
+    large = httpx.post(f"{url}gradio_api/upload", files={"files": ("large.txt", b"x" * 200_000)}, timeout=30)
+    assert large.status_code == 413, large.text

@@ -73,31 +73,32 @@ def outside_targets(net_audit: Path) -> list[dict]:
 
 
 def test_prepare_train_export_compare_and_vote_in_a_browser(page, net_audit):
+    # The browser is Korean (ko-KR), so the page speaks Korean: the journey as a Korean user lives it.
     # 1. Dataset: the bundled AI Hub sample is preselected; preview it and save it.
     open_tab(page, "Dataset · 데이터셋")
     dataset_tab = page.locator("#tab-dataset")
-    dataset_tab.get_by_role("button", name="Preview").click()
-    dataset_tab.get_by_text("Samples as the trainer sees them").wait_for()
+    dataset_tab.get_by_role("button", name="미리보기").click()
+    dataset_tab.get_by_text("학습 과정에 들어가는 그대로의 샘플").wait_for()
     page.wait_for_function("() => document.querySelector('#tab-dataset').innerText.includes('<|end_of_text|>')")
-    dataset_tab.get_by_label("Save as").fill("journey")
-    dataset_tab.get_by_role("button", name="Save dataset").click()
-    dataset_tab.get_by_text(re.compile("Saved .*journey")).first.wait_for()
+    dataset_tab.get_by_label("저장 이름").fill("journey")
+    dataset_tab.get_by_role("button", name="데이터셋 저장").click()
+    dataset_tab.get_by_text(re.compile("journey.*저장 완료")).first.wait_for()
     shot(page, "1-dataset")
 
     # 2. Train the demo model on it; the progress and the loss plot move.
     open_tab(page, "Train · 학습")
     train_tab = page.locator("#tab-train")
-    choose(page, "#tab-train", "Dataset", "journey")
-    train_tab.get_by_label("Max steps (-1: run the epochs)").fill("16")
-    run_name = train_tab.get_by_label("Run name").input_value()
-    train_tab.get_by_role("button", name="Start", exact=True).click()
+    choose(page, "#tab-train", "데이터셋", "journey")
+    train_tab.get_by_label("최대 스텝 (-1: 에폭 수만큼 학습)").fill("16")
+    run_name = train_tab.get_by_label("실행 이름").input_value()
+    train_tab.get_by_role("button", name="시작", exact=True).click()
     page.wait_for_selector("#tab-train .run-progress[data-state='running']")
-    page.wait_for_function("() => /loss \\d/.test(document.querySelector('#tab-train .run-progress').innerText)",
+    page.wait_for_function("() => /손실\\(loss\\) \\d/.test(document.querySelector('#tab-train .run-progress').innerText)",
                            timeout=240_000)
-    first_step = int(re.search(r"step (\d+)/", train_tab.locator(".run-progress").inner_text())[1])
+    first_step = int(re.search(r"스텝 (\d+)/", train_tab.locator(".run-progress").inner_text())[1])
     shot(page, "2-training")
     page.wait_for_selector("#tab-train .run-progress[data-state='completed']", timeout=300_000)
-    last_step = int(re.search(r"step (\d+)/", train_tab.locator(".run-progress").inner_text())[1])
+    last_step = int(re.search(r"스텝 (\d+)/", train_tab.locator(".run-progress").inner_text())[1])
     assert last_step == 16 and last_step > first_step
     # The loss plot draws a train and a validation line, named in its legend.
     page.wait_for_function("""() => {
@@ -110,11 +111,11 @@ def test_prepare_train_export_compare_and_vote_in_a_browser(page, net_audit):
     # 3. Export q4_k_m (with the GGUF LoRA and base, for Compare's A) and see it verified.
     open_tab(page, "Export · 내보내기")
     export_tab = page.locator("#tab-export")
-    choose(page, "#tab-export", "Run", run_name)
+    choose(page, "#tab-export", "실행", run_name)
     for kind in ("f16", "q8_0"):
         export_tab.get_by_label(kind, exact=True).uncheck()
-    export_tab.get_by_role("button", name="Export", exact=True).click()
-    export_tab.get_by_text("all files verified").wait_for(timeout=300_000)
+    export_tab.get_by_role("button", name="내보내기", exact=True).click()
+    export_tab.get_by_text("모든 파일 검증됨").wait_for(timeout=300_000)
     assert export_tab.get_by_text("model-q4_k_m.gguf").count() > 0
     shot(page, "4-exported")
 
@@ -131,13 +132,13 @@ def test_prepare_train_export_compare_and_vote_in_a_browser(page, net_audit):
     shot(page, "5-compare")
 
     # 5. Blind: sides shuffled and hidden; vote; the names and the tally appear.
-    chat_tab.get_by_role("checkbox", name=re.compile("^Blind")).check()
+    chat_tab.get_by_role("checkbox", name=re.compile("^블라인드")).check()
     page.get_by_role("button", name=re.compile("A is better")).wait_for()
     box.fill("내일 점심 같이 먹을래?")
     box.press("Enter")
     wait_for_both_answers(page)
     page.get_by_role("button", name=re.compile("A is better")).click()
-    chat_tab.get_by_text("Vote stored").wait_for()
+    chat_tab.get_by_text("투표를 저장했습니다").wait_for()
     tally = chat_tab.locator("table").last
     assert tally.get_by_text(expect_value).count() > 0
     shot(page, "6-blind-vote")

@@ -2,6 +2,7 @@
 see a second start refused, and find the run again after a 'reload' (a new client)."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -44,6 +45,8 @@ def test_start_watch_progress_stop_and_refuse_a_second_start(app):
     message, command, runs, _ = client.predict("ui-run", *DEMO, api_name="/start_training")
     assert "Started **ui-run**" in message
     assert "-m tuning.train --dataset" in command and "--base-model demo" in command and "ui-run" in command
+    requested = json.loads((workspace_dir / "runs" / "ui-run" / "requested_config.json").read_text(encoding="utf-8"))
+    assert requested["trust_remote_code"] is False  # off unless the user turns it on
 
     progress, plot, log = wait_for_views(client, "ui-run", lambda p, plot, log: len(drawn(plot)) >= 2)
     assert "running" in progress and "tokens/s" in progress and "<progress" in progress
@@ -80,3 +83,12 @@ def test_bad_settings_are_refused_with_a_message(app):
     with pytest.raises(Exception) as refused:
         Client(url, verbose=False).predict("bad-run", *bad, api_name="/start_training")
     assert "4-bit loading (QLoRA) needs an NVIDIA GPU" in str(refused.value)
+
+
+def test_trust_remote_code_reaches_the_config_only_when_ticked(tmp_path):
+    from core.workspace import Workspace
+    from ui.train_tab import _config
+
+    workspace = Workspace.open(tmp_path / "workspace")
+    assert _config(workspace, *DEMO).trust_remote_code is False
+    assert _config(workspace, *DEMO, True).trust_remote_code is True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,6 +161,19 @@ def test_an_unavailable_base_model_fails_the_run_with_a_clear_message(workspace,
     status = run.status()
     assert status["state"] == "failed" and "Could not get the model 'nobody/no-such-model'" in status["error"]
     assert "use 'demo' or a local model folder" in status["error"]
+
+
+def test_a_model_with_pickled_weights_only_is_refused(workspace, demo_model_dir, sample_dataset, tmp_path):
+    pickled = tmp_path / "pickled-model"
+    shutil.copytree(demo_model_dir, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    run = RunDir(tmp_path / "run")
+    command = train_command(workspace, sample_dataset, run.path, write_config(tmp_path))
+    command[command.index("demo")] = str(pickled)
+    result = run_training(command)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    status = run.status()
+    assert "has no .safetensors weights" in status["error"] and "safetensors만 불러옵니다" in status["error_ko"]
 
 
 def test_a_chat_template_run_learns_only_the_bot(workspace, demo_model_dir, sample_dataset, tmp_path):

@@ -84,7 +84,8 @@ class TrainConfig(BaseModel):
 
         values = fileio.read_json(RECIPES / f"{name}.json")
         if values is None:
-            raise UserError(f"No recipe named {name}; see {RECIPES}.")
+            raise UserError(f"No recipe named {name}; see {RECIPES}.",
+                            ko=f"'{name}' 레시피가 없습니다. {RECIPES} 폴더를 확인하세요.")
         values = {key: value for key, value in values.items() if not key.startswith("_")}
         return cls.model_validate({**values, **overrides})
 
@@ -94,7 +95,7 @@ class TrainConfig(BaseModel):
 
         data = fileio.read_json(path)
         if data is None:
-            raise UserError(f"No training config at {path}.")
+            raise UserError(f"No training config at {path}.", ko=f"{path}에 학습 설정이 없습니다.")
         return cls.model_validate(data)
 
 
@@ -127,16 +128,24 @@ def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
     if backend == "auto":
         backend = "unsloth" if hardware.cuda and hardware.unsloth_importable else "hf"
     if backend == "unsloth" and not hardware.cuda:
-        raise UserError("The Unsloth backend needs an NVIDIA GPU (CUDA); choose backend 'hf' or 'auto'.")
+        raise UserError("The Unsloth backend needs an NVIDIA GPU (CUDA); choose backend 'hf' or 'auto'.",
+                        ko="Unsloth 백엔드는 NVIDIA GPU(CUDA)가 있어야 합니다. 백엔드를 'hf'나 'auto'로 고르세요.")
     if backend == "unsloth" and not hardware.unsloth_importable:
-        raise UserError("Unsloth is not installed: run scripts/setup.sh on the GPU machine, or choose backend 'hf'.")
+        raise UserError("Unsloth is not installed: run scripts/setup.sh on the GPU machine, or choose backend 'hf'.",
+                        ko="Unsloth가 설치되어 있지 않습니다. GPU 머신에서 scripts/setup.sh를 실행하거나 "
+                           "백엔드를 'hf'로 고르세요.")
     load_in_4bit = hardware.cuda if config.load_in_4bit is None else config.load_in_4bit
     if load_in_4bit and not hardware.cuda:
-        raise UserError("4-bit loading (QLoRA) needs an NVIDIA GPU with bitsandbytes; turn 4-bit off on this machine.")
+        raise UserError("4-bit loading (QLoRA) needs an NVIDIA GPU with bitsandbytes; turn 4-bit off on this machine.",
+                        ko="4비트 로딩(QLoRA)은 bitsandbytes를 쓸 수 있는 NVIDIA GPU가 있어야 합니다. "
+                           "이 머신에서는 4비트를 끄세요.")
     bf16 = hardware.bf16_supported if config.bf16 is None else config.bf16
     if bf16 and not hardware.bf16_supported:
-        raise UserError("bf16 is not supported here (no GPU, or a GPU older than Ampere); turn bf16 off.")
+        raise UserError("bf16 is not supported here (no GPU, or a GPU older than Ampere); turn bf16 off.",
+                        ko="이 머신은 bf16을 지원하지 않습니다(GPU가 없거나 Ampere보다 오래된 GPU). bf16을 끄세요.")
     optim = config.optim or ("adamw_8bit" if hardware.cuda else "adamw_torch")
     if "8bit" in optim and not hardware.cuda:
-        raise UserError(f"The optimizer {optim} needs bitsandbytes on an NVIDIA GPU; use adamw_torch on this machine.")
+        raise UserError(f"The optimizer {optim} needs bitsandbytes on an NVIDIA GPU; use adamw_torch on this machine.",
+                        ko=f"옵티마이저 {optim}은(는) NVIDIA GPU의 bitsandbytes가 있어야 합니다. "
+                           "이 머신에서는 adamw_torch를 쓰세요.")
     return config.model_copy(update=dict(backend=backend, load_in_4bit=load_in_4bit, bf16=bf16, optim=optim))

@@ -20,7 +20,9 @@ def load_split(dataset_dir: Path, split: str) -> list[dict]:
     path = Path(dataset_dir) / f"{split}.jsonl"
     if not path.is_file():
         if split == "train":
-            raise UserError(f"{dataset_dir} is not a prepared dataset (no train.jsonl); prepare it in the Dataset tab.")
+            raise UserError(f"{dataset_dir} is not a prepared dataset (no train.jsonl); prepare it in the Dataset tab.",
+                            ko=f"{dataset_dir}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
+                               "데이터셋 탭에서 준비하세요.")
         return []
     return read_jsonl(path)
 
@@ -37,7 +39,9 @@ def tokenize_examples(examples: list[dict], tokenizer, max_length: int, loss_on:
     never truncated. Returns the rows and how many examples had to be split."""
     tokenize = tokenize_lines if prompt_format == "lines" else tokenize_chat
     if prompt_format == "chat_template" and not tokenizer.chat_template:
-        raise UserError("This model's tokenizer has no chat template: use the prompt format 'lines' (the blog post's).")
+        raise UserError("This model's tokenizer has no chat template: use the prompt format 'lines' (the blog post's).",
+                        ko="이 모델의 토크나이저에는 채팅 템플릿이 없습니다. "
+                           "프롬프트 형식 'lines'(블로그 글의 형식)를 쓰세요.")
     rows, split = [], 0
     for example in examples:
         lines = lines_of(example)

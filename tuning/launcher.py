@@ -26,7 +26,8 @@ def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Ha
     _refuse_if_busy(workspace)
     run = RunDir(workspace.runs / check_name(run_name))
     if run.status_path.exists():
-        raise UserError(f"A run named {run.name} already exists; choose another name, or resume it.")
+        raise UserError(f"A run named {run.name} already exists; choose another name, or resume it.",
+                        ko=f"'{run.name}' 실행이 이미 있습니다. 다른 이름을 고르거나 그 실행을 이어서 학습하세요.")
     run.path.mkdir(parents=True, exist_ok=True)
     config_file = run.path / "requested_config.json"
     config.save(config_file)
@@ -38,9 +39,11 @@ def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Ha
 def resume(workspace: Workspace, run: RunDir) -> list[str]:
     state = run.status().get("state")
     if state not in ("stopped", "failed"):
-        raise UserError(f"Only a stopped or failed run can be resumed; {run.name} is {state}.")
+        raise UserError(f"Only a stopped or failed run can be resumed; {run.name} is {state}.",
+                        ko=f"중지되었거나 실패한 실행만 이어서 학습할 수 있습니다. {run.name}의 상태는 {state}입니다.")
     if run.last_checkpoint() is None:
-        raise UserError(f"{run.name} has no checkpoint to resume from; start a new run instead.")
+        raise UserError(f"{run.name} has no checkpoint to resume from; start a new run instead.",
+                        ko=f"{run.name}에는 이어서 학습할 체크포인트가 없습니다. 대신 새 실행을 시작하세요.")
     _refuse_if_busy(workspace)
     config = TrainConfig.load(run.config_path)
     command = train_command(config.dataset, config.base_model, run.path, resume=True)
@@ -52,7 +55,8 @@ def stop(run: RunDir) -> None:
     """Asks the run to stop after its current step; it saves a checkpoint and ends as 'stopped'."""
     status = run.status()
     if status.get("state") != "running":
-        raise UserError(f"{run.name} is not running ({status.get('state')}).")
+        raise UserError(f"{run.name} is not running ({status.get('state')}).",
+                        ko=f"{run.name}은(는) 실행 중이 아닙니다({status.get('state')}).")
     run.request_stop()
     try:
         os.kill(status["pid"], signal.SIGTERM)
@@ -69,7 +73,9 @@ def _refuse_if_busy(workspace: Workspace) -> None:
                 if not (p.parent / "status.json").exists() and time.time() - p.stat().st_mtime < STARTING_GRACE_S]
     if holder or starting:
         who = holder or f"run {starting[0]} is starting"
-        raise UserError(f"A training is already running in this workspace ({who}); stop it first.")
+        who_ko = holder or f"실행 {starting[0]} 시작 중"
+        raise UserError(f"A training is already running in this workspace ({who}); stop it first.",
+                        ko=f"이 작업 폴더에서 이미 학습이 진행 중입니다({who_ko}). 먼저 중지하세요.")
 
 
 def _spawn(command: list[str], workspace: Workspace, run: RunDir) -> None:

@@ -1,11 +1,15 @@
 """GPU memory estimate for LoRA/QLoRA training, from a model's shape, calibrated on measurements.
 
-Calibration (H200, random-weight Llama-3-8B shape, max length 1024, LoRA r=16 on all seven
-projections, adamw_8bit, bf16; ../shared/gpu/README.md, 2026-11-28):
-    Unsloth 4-bit:                  batch 2: 6.36 GiB, batch 8: 7.38 GiB
+Calibration (H200, random-weight Llama-3-8B shape, LoRA r=16 on all seven projections, adamw_8bit,
+bf16, 2026-11-28; docs/benchmarks.md):
+    Unsloth 4-bit, max length 1024 (../shared/gpu/README.md): batch 2: 6.36 GiB, batch 8: 7.38 GiB
+    Unsloth 4-bit, the project's setup, one step at growing lengths (bench/gpu_training.py maxlen):
+        batch 1: 8,192 tokens 7.83 GiB, 32,768: 14.02, 65,536: 22.40; batch 2: 32,768: 22.41
     transformers+PEFT+bnb NF4, SDPA, checkpointing: batch 2: 9.42 GiB, batch 8: 14.84 GiB
-The terms below reproduce those four allocated peaks to within 0.1 GiB; the estimate adds
-CUDA_CONTEXT_GIB on top, which the allocated peak does not count but the card must hold.
+The Unsloth terms follow the long rows (about 0.26 GiB per 1,000 tokens in the batch) and
+overestimate short ones by up to 0.6 GiB; they never underestimate a measurement by more than
+0.15 GiB. The estimate adds CUDA_CONTEXT_GIB on top, which the allocated peak does not count but
+the card must hold.
 """
 from __future__ import annotations
 
@@ -13,15 +17,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.i18n import Text
+
 GIB = 2**30
 CUDA_CONTEXT_GIB = 0.5            # allocator slack and kernels beyond what PyTorch reports as allocated
 # Activation bytes per token, per (layer × hidden), with gradient checkpointing, by backend.
-ACTIVATION_BYTES = {"unsloth": 1.33, "hf": 1.33}
+ACTIVATION_BYTES = {"unsloth": 2.09, "hf": 1.33}
 # Logit bytes per token per vocabulary entry: Unsloth's fused cross-entropy never holds them all.
 LOGIT_BYTES = {"unsloth": 0.0, "hf": 5.9}
 # Overhead beyond weights (LoRA weights, gradients and optimizer states, buffers) at 8B, by backend;
 # scaled by parameter count for other sizes.
-FIXED_GIB = {"unsloth": 0.62, "hf": 2.24}
+FIXED_GIB = {"unsloth": 0.44, "hf": 2.24}
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,14 @@ def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, l
     return round((weights + activations + logits) / GIB + fixed + CUDA_CONTEXT_GIB, 2)
 
 
+def longest_fitting_length(shape: ModelShape, batch_size: int, load_in_4bit: bool, backend: str,
+                           memory_gib: float, step: int = 1024, limit: int = 131072) -> int:
+    """The longest max length (a multiple of `step`) whose estimate fits `memory_gib`; 0 if none."""
+    fitting = [length for length in range(step, limit + 1, step)
+               if estimate_training_gib(shape, batch_size, length, load_in_4bit, backend) <= memory_gib]
+    return fitting[-1] if fitting else 0
+
+
 KNOWN_SHAPES = {"beomi/Llama-3-Open-Ko-8B": LLAMA3_8B, "meta-llama/Meta-Llama-3-8B": LLAMA3_8B}
 
 
@@ -102,15 +116,32 @@ def shape_of(base_model: str, model_dir: str | Path | None = None) -> ModelShape
 
 def memory_advice(shape: ModelShape | None, batch_size: int, max_length: int, load_in_4bit: bool, backend: str,
                   gpu_name: str | None, gpu_memory_gib: float | None) -> str:
-    """One line for the Train tab: the estimate, and whether it fits the GPU found."""
+    """One line for the Train tab: the estimate, and whether it fits the GPU found (English, with Korean)."""
     if shape is None:
-        return "Memory estimate: unknown until the model's config.json is available (download it, or pick a local folder)."
+        return Text("Memory estimate: unknown until the model's config.json is available "
+                    "(download it, or pick a local folder).",
+                    "메모리 추정: 모델의 config.json이 있어야 알 수 있습니다(내려받거나 로컬 폴더를 고르세요).")
     need = estimate_training_gib(shape, batch_size, max_length, load_in_4bit, backend)
-    size = f"{shape.parameters / 1e9:.2f} B parameters" if shape.parameters >= 1e8 else f"{shape.parameters / 1e6:.1f} M parameters"
-    line = (f"Estimated GPU memory: **{need:.1f} GiB** ({size}, {'4-bit' if load_in_4bit else '16-bit'}, "
+    if shape.parameters >= 1e8:
+        size, size_ko = f"{shape.parameters / 1e9:.2f} B parameters", f"파라미터 {shape.parameters / 1e9:.2f} B개"
+    else:
+        size, size_ko = f"{shape.parameters / 1e6:.1f} M parameters", f"파라미터 {shape.parameters / 1e6:.1f} M개"
+    bits = "4-bit" if load_in_4bit else "16-bit"
+    bits_ko = "4비트" if load_in_4bit else "16비트"
+    line = (f"Estimated GPU memory: **{need:.1f} GiB** ({size}, {bits}, "
             f"batch {batch_size} × {max_length} tokens, {backend}).")
+    line_ko = (f"예상 GPU 메모리: **{need:.1f} GiB** ({size_ko}, {bits_ko}, "
+               f"배치 {batch_size} × {max_length} 토큰, {backend}).")
     if gpu_memory_gib is None:
-        return line + " No NVIDIA GPU here: training runs on the CPU, which suits the demo model only."
+        return Text(line + " No NVIDIA GPU here: training runs on the CPU, which suits the demo model only.",
+                    line_ko + " NVIDIA GPU가 없습니다. 학습은 CPU에서 진행되며, 데모 모델에만 적합합니다.")
     if need > gpu_memory_gib * 0.9:
-        return line + f" ⚠️ This will not fit {gpu_name} ({gpu_memory_gib:.0f} GiB): turn 4-bit on, or lower the batch or max length."
-    return line + f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB)."
+        return Text(line + f" ⚠️ This will not fit {gpu_name} ({gpu_memory_gib:.0f} GiB): "
+                           "turn 4-bit on, or lower the batch or max length.",
+                    line_ko + f" ⚠️ {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어가지 않습니다. 4비트를 켜거나 배치 크기나 "
+                              "최대 길이를 줄이세요.")
+    longest = longest_fitting_length(shape, batch_size, load_in_4bit, backend, gpu_memory_gib * 0.9)
+    return Text(line + f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB), up to a max length of about "
+                       f"{longest:,} tokens at this batch.",
+                line_ko + f" {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어갑니다. 이 배치 크기로 최대 길이 약 "
+                          f"{longest:,} 토큰까지 됩니다.")

@@ -2,7 +2,7 @@
 the UI (after any page reload or app restart) and the tests.
 
     RUN_DIR/config.json      the resolved TrainConfig
-    RUN_DIR/status.json      {"state": running|completed|failed|stopped, "error"?, "pid", "step", ...}
+    RUN_DIR/status.json      {"state": running|completed|failed|stopped, "error"?, "error_ko"?, "pid", "step", ...}
     RUN_DIR/metrics.jsonl    one object per logging step: step, loss, learning_rate, tokens_per_s, ...
     RUN_DIR/checkpoints/     periodic checkpoints (checkpoint-N)
     RUN_DIR/adapter/         the final PEFT adapter and tokenizer
@@ -23,9 +23,14 @@ from pathlib import Path
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import Text, text_in
 
 STATES = ("running", "completed", "failed", "stopped")
 LOCK_NAME = ".training.lock"
+DIED = Text("The training process ended unexpectedly (killed, or out of memory?). Its checkpoints are kept: "
+            "press Resume to continue.",
+            "학습 프로세스가 예기치 않게 끝났습니다(강제 종료되었거나 메모리가 부족했나요?). 체크포인트는 남아 있으니 "
+            "이어서 학습을 누르세요.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,12 @@ class RunDir:
                   "updated_at": time.time()}
         if state != "failed":
             status.pop("error", None)
+            status.pop("error_ko", None)
+        elif "error" in fields:  # a new error: its translation (if any) replaces the old one's
+            status.pop("error_ko", None)
+            status["error"] = str(fields["error"])
+            if (korean := text_in(fields["error"], "ko")) != status["error"]:
+                status["error_ko"] = korean
         fileio.write_json(self.status_path, status)
         return status
 
@@ -79,8 +90,7 @@ class RunDir:
         if status is None:
             return {"state": "missing"}
         if status.get("state") == "running" and not _alive(status.get("pid")):
-            status = self.write_status("failed", error="The training process ended unexpectedly (killed, or out of "
-                                                       "memory?). Its checkpoints are kept: press Resume to continue.")
+            status = self.write_status("failed", error=DIED)
         return status
 
     def metrics(self) -> list[dict]:
@@ -139,7 +149,9 @@ def training_lock(workspace_root: Path):
             lock_file.seek(0)
             holder = lock_file.read().strip() or "another run"
             raise UserError(f"A training is already running in this workspace ({holder}); "
-                            "stop it or wait for it to finish before starting another.") from None
+                            "stop it or wait for it to finish before starting another.",
+                            ko=f"이 작업 폴더에서 이미 학습이 진행 중입니다({holder}). 다른 학습을 시작하려면 "
+                               "먼저 중지하거나 끝날 때까지 기다리세요.") from None
         lock_file.truncate(0)
         lock_file.write(f"pid {os.getpid()}")
         lock_file.flush()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import Text, env_lang, text_in
 from core.workspace import Workspace
 from tuning.config import Hardware, TrainConfig, resolve
 from tuning.runs import RunDir, training_lock
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         with training_lock(workspace.root):
             return _run(config, run, workspace, hardware, resume=args.resume)
     except UserError as err:  # refused before the run started: its status (if any) stays as it was
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.text()}", file=sys.stderr)
         return 2
 
 
@@ -46,7 +47,9 @@ def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
     """The config resolved for this machine, refused (UserError) if it cannot run here; the UI calls
     this too, so a bad start is refused before any process is launched."""
     if not (Path(config.dataset) / "train.jsonl").is_file():
-        raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.")
+        raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.",
+                        ko=f"{config.dataset}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
+                           "데이터셋 탭에서 데이터셋을 준비하세요.")
     return resolve(config, hardware)
 
 
@@ -71,7 +74,8 @@ def _config_from_args(args, run: RunDir) -> TrainConfig:
         source = args.config
     values = fileio.read_json(source, {}) if source else {}
     if args.resume and not values:
-        raise UserError(f"{run.path} has no config.json: there is no run to resume there.")
+        raise UserError(f"{run.path} has no config.json: there is no run to resume there.",
+                        ko=f"{run.path}에 config.json이 없습니다. 이어서 학습할 실행이 없습니다.")
     overrides = {"dataset": args.dataset, "base_model": args.base_model, "max_steps": args.max_steps}
     values.update({key: value for key, value in overrides.items() if value is not None})
     if "dataset" in values:
@@ -80,7 +84,7 @@ def _config_from_args(args, run: RunDir) -> TrainConfig:
         return TrainConfig.model_validate(values)
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in err.errors())
-        raise UserError(f"Invalid training config: {problems}") from err
+        raise UserError(f"Invalid training config: {problems}", ko=f"학습 설정이 잘못되었습니다: {problems}") from err
 
 
 def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
@@ -99,7 +103,7 @@ def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardw
             import unsloth  # noqa: F401  (patches transformers, TRL and PEFT: must come before them)
         outcome = train(config, run, workspace, hardware, stop, checkpoint)
     except UserError as err:
-        return _fail(run, str(err))
+        return _fail(run, err)
     except Exception as err:  # noqa: BLE001 - the run must end as "failed" with a reason, whatever broke
         traceback.print_exc()
         return _fail(run, _explain(err))
@@ -138,7 +142,8 @@ def _datasets(config: TrainConfig, tokenizer):
     train_rows, rewindowed = tokenize_examples(load_split(Path(config.dataset), "train"), tokenizer,
                                                config.max_length, config.loss_on, config.prompt_format)
     if not train_rows:
-        raise UserError(f"The dataset {config.dataset} has no training rows for this tokenizer and loss setting.")
+        raise UserError(f"The dataset {config.dataset} has no training rows for this tokenizer and loss setting.",
+                        ko=f"데이터셋 {config.dataset}에는 이 토크나이저와 손실 설정으로 학습할 행이 없습니다.")
     if rewindowed:
         print(f"{rewindowed} examples were longer than {config.max_length} tokens in this prompt format and "
               "tokenizer, and were split at turn boundaries", flush=True)
@@ -213,28 +218,39 @@ def _refuse_impossible(shape, hardware: Hardware, config: TrainConfig) -> None:
 
     if not hardware.cuda and shape.parameters > CPU_MAX_PARAMETERS:
         raise UserError(f"{config.base_model} has about {shape.parameters / 1e9:.1f} B parameters: training it needs "
-                        "an NVIDIA GPU. On this machine, train the demo model (chat with any GGUF still works).")
+                        "an NVIDIA GPU. On this machine, train the demo model (chat with any GGUF still works).",
+                        ko=f"{config.base_model}은(는) 파라미터가 약 {shape.parameters / 1e9:.1f} B개라 학습하려면 "
+                           "NVIDIA GPU가 있어야 합니다. 이 머신에서는 데모 모델을 학습하세요"
+                           "(GGUF 모델과의 채팅은 그대로 됩니다).")
     if hardware.cuda:
         need = estimate_training_gib(shape, 1, config.max_length, config.load_in_4bit, config.backend)
         if need > hardware.gpu_memory_gib:
             raise UserError(f"{config.base_model} needs about {need:.1f} GiB even at batch 1 and max length "
                             f"{config.max_length}, more than this GPU's {hardware.gpu_memory_gib:.0f} GiB: turn "
-                            "4-bit on, or lower the max length.")
+                            "4-bit on, or lower the max length.",
+                            ko=f"{config.base_model}은(는) 배치 크기 1, 최대 길이 {config.max_length}에서도 약 "
+                               f"{need:.1f} GiB가 필요해 이 GPU의 {hardware.gpu_memory_gib:.0f} GiB를 넘습니다. "
+                               "4비트를 켜거나 최대 길이를 줄이세요.")
 
 
 def _explain(err: Exception) -> str:
     import torch
 
     if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
-        return ("The GPU ran out of memory. Lower the batch size (or turn auto batch size on), the max length, "
-                "or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.")
+        return Text("The GPU ran out of memory. Lower the batch size (or turn auto batch size on), the max length, "
+                    "or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.",
+                    "GPU 메모리가 부족합니다. 배치 크기를 줄이거나(또는 자동 배치 크기를 켜거나), 최대 길이나 "
+                    "LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 남아 있습니다.")
     if isinstance(err, OSError) and err.errno == 28:
-        return "The disk is full. Free some space, then press Resume: checkpoints so far are kept."
+        return Text("The disk is full. Free some space, then press Resume: checkpoints so far are kept.",
+                    "디스크가 가득 찼습니다. 공간을 확보한 뒤 이어서 학습을 누르세요. "
+                    "지금까지의 체크포인트는 남아 있습니다.")
     return f"{type(err).__name__}: {err}"
 
 
-def _fail(run: RunDir, message: str) -> int:
-    print(f"failed: {message}", file=sys.stderr, flush=True)
+def _fail(run: RunDir, message: str | UserError) -> int:
+    """Ends the run as failed: status.json's `error` in English, `error_ko` where a translation exists."""
+    print(f"failed: {text_in(message, env_lang())}", file=sys.stderr, flush=True)
     run.write_status("failed", error=message)
     return 1
 
@@ -242,10 +258,12 @@ def _fail(run: RunDir, message: str) -> int:
 def _checkpoint_to_resume(run: RunDir) -> Path:
     state = (run.status() or {}).get("state")
     if state == "completed":
-        raise UserError(f"The run {run.name} has already completed; start a new run to train more.")
+        raise UserError(f"The run {run.name} has already completed; start a new run to train more.",
+                        ko=f"실행 {run.name}은(는) 이미 끝났습니다. 더 학습하려면 새 실행을 시작하세요.")
     checkpoint = run.last_checkpoint()
     if checkpoint is None:
-        raise UserError(f"The run {run.name} has no checkpoint to resume from; start it again instead.")
+        raise UserError(f"The run {run.name} has no checkpoint to resume from; start it again instead.",
+                        ko=f"실행 {run.name}에는 이어서 학습할 체크포인트가 없습니다. 대신 처음부터 다시 시작하세요.")
     step = int(checkpoint.name.rsplit("-", 1)[-1])
     kept = [row for row in run.metrics() if row.get("step", 0) <= step]
     fileio.write_text(run.metrics_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))

@@ -4,7 +4,6 @@ this file only wires components to it."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -16,6 +15,7 @@ from inference.catalog import chat_models, default_pair, resolve
 from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
 from inference.prompt import message_text
 from ui.common import user_errors
+from ui.i18n import T, lang, say
 
 IME_SAFE = "ime-safe"  # textboxes whose Enter must wait for a Hangul syllable to be committed (ui/ime_guard.js)
 CHAT_CONCURRENCY = 8
@@ -27,36 +27,41 @@ def create_chat_tab(workspace: Workspace) -> dict:
     cache = ModelCache(workspace=workspace)
     models = chat_models(workspace)
     default_a, default_b = default_pair(models)
-    with gr.Accordion("Generation settings · 생성 설정", open=False):
+    with gr.Accordion(T("Generation settings", "생성 설정"), open=False):
         defaults = GenerationSettings()
         with gr.Row():
-            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05, label="Temperature")
+            temperature = gr.Slider(0, 2, value=defaults.temperature, step=0.05,
+                                    label=T("Temperature", "온도(temperature)"))
             top_p = gr.Slider(0.05, 1, value=defaults.top_p, step=0.05, label="Top-p")
-            top_k = gr.Number(value=defaults.top_k, precision=0, label="Top-k (0: off)")
+            top_k = gr.Number(value=defaults.top_k, precision=0, label=T("Top-k (0: off)", "Top-k (0: 끔)"))
         with gr.Row():
-            repeat_penalty = gr.Slider(0.5, 2, value=defaults.repeat_penalty, step=0.05, label="Repetition penalty")
-            max_new_tokens = gr.Number(value=defaults.max_new_tokens, precision=0, label="Max new tokens")
-            seed = gr.Number(value=defaults.seed, precision=0, label="Seed (-1: random)")
+            repeat_penalty = gr.Slider(0.5, 2, value=defaults.repeat_penalty, step=0.05,
+                                       label=T("Repetition penalty", "반복 패널티"))
+            max_new_tokens = gr.Number(value=defaults.max_new_tokens, precision=0,
+                                       label=T("Max new tokens", "최대 생성 토큰"))
+            seed = gr.Number(value=defaults.seed, precision=0, label=T("Seed (-1: random)", "시드 (-1: 무작위)"))
     settings_inputs = [temperature, top_p, top_k, repeat_penalty, max_new_tokens, seed]
 
     with gr.Tabs():
         with gr.Tab("Chat · 대화", id="single"):
             with gr.Row():
-                single_model = gr.Dropdown(label="Model · 모델", choices=list(models), value=default_b,
+                single_model = gr.Dropdown(label=T("Model", "모델"), choices=list(models), value=default_b,
                                            allow_custom_value=True, scale=5,
-                                           info="an export, a checkpoint (transformers), or a path to a .gguf file")
+                                           info=T("an export, a checkpoint (transformers), or a path to a .gguf file",
+                                                  "내보낸 모델, 체크포인트(transformers), 또는 .gguf 파일 경로"))
                 refresh = gr.Button("↻", scale=0)
-            single_chat = gr.Chatbot(label="Chat", height=420, elem_id="single-chat")
+            single_chat = gr.Chatbot(label=T("Chat", "대화"), height=420, elem_id="single-chat")
             single_stats = gr.Markdown()
             with gr.Row():
                 single_message = _message_box("single-message")
-                single_send = gr.Button("Send · 보내기", variant="primary", scale=1)
-            single_clear = gr.Button("Clear · 지우기")
+                single_send = gr.Button(T("Send", "보내기"), variant="primary", scale=1)
+            single_clear = gr.Button(T("Clear", "지우기"))
         with gr.Tab("Compare · 비교", id="compare"):
             with gr.Row():
                 model_a = gr.Dropdown(label="A", choices=list(models), value=default_a, allow_custom_value=True)
                 model_b = gr.Dropdown(label="B", choices=list(models), value=default_b, allow_custom_value=True)
-                blind = gr.Checkbox(label="Blind · 블라인드 (shuffle and hide the names until you vote)", value=False)
+                blind = gr.Checkbox(label=T("Blind (shuffle and hide the names until you vote)",
+                                            "블라인드 (투표할 때까지 모델 이름을 섞어서 숨김)"), value=False)
             round_state = gr.State(None)
             with gr.Row():
                 with gr.Column():
@@ -67,15 +72,15 @@ def create_chat_tab(workspace: Workspace) -> dict:
                     stats_b = gr.Markdown(elem_id="stats-b")
             with gr.Row():
                 compare_message = _message_box("compare-message")
-                compare_send = gr.Button("Send to both · 둘 다 보내기", variant="primary", scale=1)
+                compare_send = gr.Button(T("Send to both", "둘 다 보내기"), variant="primary", scale=1)
             with gr.Row(visible=False) as vote_row:
                 vote_buttons = {verdict: gr.Button(text) for verdict, text in VERDICT_BUTTONS.items()}
             vote_message = gr.Markdown()
             with gr.Row():
-                compare_clear = gr.Button("Clear both · 모두 지우기 (new round)")
-                save_button = gr.Button("Save conversation · 대화 저장")
-            saved_file = gr.File(label="Saved conversation", interactive=False, height=90)
-            tally_table = gr.Dataframe(value=_tally_frame(workspace), label="Blind votes · 블라인드 투표 집계",
+                compare_clear = gr.Button(T("Clear both (new round)", "모두 지우기 (새 라운드)"))
+                save_button = gr.Button(T("Save conversation", "대화 저장"))
+            saved_file = gr.File(label=T("Saved conversation", "저장된 대화"), interactive=False, height=90)
+            tally_table = gr.Dataframe(value=_tally_frame(workspace), label=T("Blind votes", "블라인드 투표 집계"),
                                        interactive=False)
 
     def settings_of(values) -> GenerationSettings:
@@ -87,13 +92,13 @@ def create_chat_tab(workspace: Workspace) -> dict:
         settings = settings_of(settings_values)
         text = _required(text)
         history = list(history or []) + [{"role": "user", "content": text}]
-        yield history, "Loading the model… · 모델을 불러오는 중…", ""
+        yield history, say("Loading the model…", "모델을 불러오는 중…"), ""
         model = cache.get(resolve(choice, workspace))
         for (reply,) in side_by_side([chat_stream(model, history, settings)]):
             if reply and reply.error:
                 raise UserError(reply.error)
             if reply:
-                yield history + [{"role": "assistant", "content": reply.text}], reply.stats(), ""
+                yield history + [{"role": "assistant", "content": reply.text}], reply.stats(lang()), ""
 
     @user_errors
     def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, *settings_values):
@@ -104,12 +109,13 @@ def create_chat_tab(workspace: Workspace) -> dict:
         specs = [resolve(state["left"], workspace, models), resolve(state["right"], workspace, models)]
         histories = [list(history_a or []) + [{"role": "user", "content": text}],
                      list(history_b or []) + [{"role": "user", "content": text}]]
-        yield (*_panes(state, histories), "Loading…", "Loading…", "", state)
+        loading = say("Loading…", "불러오는 중…")
+        yield (*_panes(state, histories), loading, loading, "", state)
         streams = [chat_stream(cache.get(spec), history, settings) for spec, history in zip(specs, histories)]
         for replies in side_by_side(streams):
             panes = [history + ([{"role": "assistant", "content": reply.text}] if reply and reply.text else [])
                      for history, reply in zip(histories, replies)]
-            stats = [reply.stats() if reply else "…" for reply in replies]
+            stats = [reply.stats(lang()) if reply else "…" for reply in replies]
             yield (*_panes(state, panes), *stats, "", state)
 
     def new_round(choice_a, choice_b, is_blind):
@@ -122,22 +128,26 @@ def create_chat_tab(workspace: Workspace) -> dict:
     @user_errors
     def vote(verdict, state, history_a, history_b):
         if not state or not state["blind"]:
-            raise UserError("Votes count only in blind mode: tick Blind, then chat and vote.")
+            raise UserError("Votes count only in blind mode: tick Blind, then chat and vote.",
+                            ko="투표는 블라인드 모드에서만 집계됩니다. 블라인드를 체크한 뒤 대화하고 투표하세요.")
         if state["voted"]:
-            raise UserError("This round has its vote; press Clear both for a new blind round.")
+            raise UserError("This round has its vote; press Clear both for a new blind round.",
+                            ko="이번 라운드는 이미 투표했습니다. 새 블라인드 라운드는 '모두 지우기'를 누르세요.")
         if not _answered(history_a) or not _answered(history_b):
-            raise UserError("Send a message and let both sides answer before voting.")
+            raise UserError("Send a message and let both sides answer before voting.",
+                            ko="투표하기 전에 메시지를 보내고 양쪽의 답변을 받으세요.")
         arena.record_vote(workspace, state["left"], state["right"], verdict)
         state = {**state, "voted": True}
-        said = VERDICT_BUTTONS[verdict].split(" · ")[0]
-        message = (f"Vote stored: {said}. A was **{state['left']}**, B was **{state['right']}**. "
-                   "Press Clear both for a new round.")
+        said, left, right = _verdict_words(verdict), state["left"], state["right"]
+        message = say(f"Vote stored: {said}. A was **{left}**, B was **{right}**. Press Clear both for a new round.",
+                      f"투표를 저장했습니다: {said}. A는 **{left}**, B는 **{right}**였습니다. "
+                      "새 라운드는 '모두 지우기'를 누르세요.")
         return message, _tally_frame(workspace), state, *_panes(state)
 
     @user_errors
     def save(history_a, history_b, state, *settings_values):
         if not _answered(history_a) and not _answered(history_b):
-            raise UserError("Nothing to save yet: chat first.")
+            raise UserError("Nothing to save yet: chat first.", ko="아직 저장할 대화가 없습니다. 먼저 대화하세요.")
         state = state or {"left": None, "right": None, "blind": False, "voted": False}
         panes = [{"pane": pane, "model": _visible_name(state, side), "messages": _plain(history)}
                  for pane, side, history in (("A", "left", history_a), ("B", "right", history_b))]
@@ -178,20 +188,28 @@ def create_chat_tab(workspace: Workspace) -> dict:
 
 
 def _message_box(elem_id: str) -> gr.Textbox:
-    return gr.Textbox(show_label=False, placeholder="메시지를 입력하세요 · Type a message (Enter: send, Shift+Enter: new line)",
-                      lines=1, max_lines=6, scale=5, elem_id=elem_id, elem_classes=[IME_SAFE], autofocus=False)
+    placeholder = T("Type a message (Enter: send, Shift+Enter: new line)",
+                    "메시지를 입력하세요 (Enter: 보내기, Shift+Enter: 줄바꿈)")
+    return gr.Textbox(show_label=False, placeholder=placeholder, lines=1, max_lines=6, scale=5, elem_id=elem_id,
+                      elem_classes=[IME_SAFE], autofocus=False)
 
 
 def _required(text: str | None) -> str:
     text = (text or "").strip()
     if not text:
-        raise UserError("Type a message first.")
+        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
     return text
+
+
+def _verdict_words(verdict: str) -> str:
+    """A vote's button text in the page's language, emoji kept: "👈 A is better" or "👈 A가 낫다"."""
+    english, korean = VERDICT_BUTTONS[verdict].split(" · ")
+    return say(english, f"{english.split()[0]} {korean}")
 
 
 def _new_round(choice_a: str | None, choice_b: str | None, is_blind: bool) -> dict:
     if not choice_a or not choice_b:
-        raise UserError("Choose a model for both A and B.")
+        raise UserError("Choose a model for both A and B.", ko="A와 B 모두 모델을 선택하세요.")
     left, right = (choice_a, choice_b)
     if is_blind and random.random() < 0.5:
         left, right = right, left

@@ -20,6 +20,7 @@ from data.render import SPEAKER_STYLES
 from data.tokens import visible_tokens
 from tuning.models import load_tokenizer
 from ui.common import user_errors
+from ui.i18n import T, lang, localized, say
 
 PREVIEW_EXAMPLES = 3
 HISTOGRAM_BINS = 12
@@ -28,44 +29,57 @@ HISTOGRAM_BINS = 12
 def create_dataset_tab(workspace: Workspace) -> dict:
     defaults = PrepareConfig(inputs=["-"])
     with gr.Row():
-        uploads = gr.File(label="Upload chat files or zips (.json, .jsonl, .txt, .csv, .zip)",
+        uploads = gr.File(label=T("Upload chat files or zips (.json, .jsonl, .txt, .csv, .zip)",
+                                  "대화 파일 또는 zip 업로드 (.json, .jsonl, .txt, .csv, .zip)"),
                           file_count="multiple", file_types=[".json", ".jsonl", ".txt", ".csv", ".zip"])
         with gr.Column():
-            source_path = gr.Dropdown(label="…or a file or folder inside the workspace",
+            source_path = gr.Dropdown(label=T("…or a file or folder inside the workspace",
+                                              "…또는 작업 폴더 안의 파일이나 폴더"),
                                       choices=workspace_sources(workspace), value=bundled.AIHUB_SAMPLE,
                                       allow_custom_value=True)
-            fmt = gr.Dropdown(label="Format", choices=list(FORMATS), value=defaults.format)
-    with gr.Accordion("Options", open=True):
+            fmt = gr.Dropdown(label=T("Format", "형식"), choices=list(FORMATS), value=defaults.format)
+    with gr.Accordion(T("Options", "옵션"), open=True):
         with gr.Row():
-            speakers = gr.Radio(label="Speaker labels", choices=list(SPEAKER_STYLES), value=defaults.speakers,
-                                info="blog: user/bot as in the blog post; numbered: user1, user2, … for group chats")
-            bot = gr.Textbox(label="Bot speaker", placeholder="default: AI Hub speaker 2 / most active Kakao name",
-                             info="the speaker whose replies the model learns")
-            mask_names = gr.Checkbox(label="Mask names as <name>", value=defaults.mask_names)
+            speakers = gr.Radio(label=T("Speaker labels", "화자 표기"), choices=list(SPEAKER_STYLES),
+                                value=defaults.speakers,
+                                info=T("blog: user/bot as in the blog post; numbered: user1, user2, … for group chats",
+                                       "blog: 블로그 글처럼 user/bot; numbered: 단체 대화용 user1, user2, …"))
+            bot = gr.Textbox(label=T("Bot speaker", "봇 화자"),
+                             placeholder=T("default: AI Hub speaker 2 / most active Kakao name",
+                                           "기본값: AI Hub 화자 2 / 카카오톡에서 가장 많이 말한 사람"),
+                             info=T("the speaker whose replies the model learns", "모델이 답변을 학습할 화자"))
+            mask_names = gr.Checkbox(label=T("Mask names as <name>", "이름 가리기 (<name>으로)"),
+                                     value=defaults.mask_names)
         with gr.Row():
-            tokenizer = gr.Textbox(label="Tokenizer", value=defaults.tokenizer,
-                                   info="demo, a local model folder, or a Hugging Face id")
-            max_length = gr.Number(label="Max length (tokens)", value=defaults.max_length, precision=0)
-            overlap_turns = gr.Number(label="Window overlap (turns)", value=defaults.overlap_turns, precision=0)
-            gap_minutes = gr.Number(label="Kakao: new conversation after a silence of (minutes)",
-                                    value=defaults.gap_minutes)
-            val_ratio = gr.Slider(label="Validation share", minimum=0.0, maximum=0.5, step=0.01,
+            tokenizer = gr.Textbox(label=T("Tokenizer", "토크나이저"), value=defaults.tokenizer,
+                                   info=T("demo, a local model folder, or a Hugging Face id",
+                                          "demo, 로컬 모델 폴더, 또는 Hugging Face id"))
+            max_length = gr.Number(label=T("Max length (tokens)", "최대 길이 (토큰)"), value=defaults.max_length,
+                                   precision=0)
+            overlap_turns = gr.Number(label=T("Window overlap (turns)", "윈도 겹침 (턴)"),
+                                      value=defaults.overlap_turns, precision=0)
+            gap_minutes = gr.Number(label=T("Kakao: new conversation after a silence of (minutes)",
+                                            "카카오톡: 이만큼(분) 말이 없으면 새 대화"), value=defaults.gap_minutes)
+            val_ratio = gr.Slider(label=T("Validation share", "검증 비율"), minimum=0.0, maximum=0.5, step=0.01,
                                   value=defaults.val_ratio)
-            seed = gr.Number(label="Split seed", value=defaults.seed, precision=0)
-    preview_button = gr.Button("Preview", variant="primary")
+            seed = gr.Number(label=T("Split seed", "분할 시드"), value=defaults.seed, precision=0)
+    preview_button = gr.Button(T("Preview", "미리보기"), variant="primary")
     summary = gr.Markdown()
     with gr.Row():
-        histogram = gr.BarPlot(x="tokens", y="examples", title="Tokens per example", x_title="tokens (bin start)",
-                               y_title="examples")
-        files_table = gr.Dataframe(label="Files read", headers=["source", "format"], interactive=False)
-    samples = gr.Code(label="Samples as the trainer sees them (special tokens shown)", language=None, lines=14)
-    skipped_table = gr.Dataframe(label="Skipped (with reasons)", headers=["source", "line", "reason"], interactive=False)
+        # Axis titles are set by each preview, in the page's language (the plot translates only its title).
+        histogram = gr.BarPlot(x="tokens", y="examples", title=T("Tokens per example", "예시당 토큰 수"),
+                               x_title="tokens (bin start)", y_title="examples")
+        files_table = gr.Dataframe(label=T("Files read", "읽은 파일"), headers=["source", "format"], interactive=False)
+    samples = gr.Code(label=T("Samples as the trainer sees them (special tokens shown)",
+                              "학습 과정에 들어가는 그대로의 샘플 (특수 토큰 표시)"), language=None, lines=14)
+    skipped_table = gr.Dataframe(label=T("Skipped (with reasons)", "건너뛴 항목 (이유 포함)"),
+                                 headers=["source", "line", "reason"], interactive=False)
     with gr.Row():
-        dataset_name = gr.Textbox(label="Save as", placeholder="my-chats")
-        save_button = gr.Button("Save dataset")
+        dataset_name = gr.Textbox(label=T("Save as", "저장 이름"), placeholder="my-chats")
+        save_button = gr.Button(T("Save dataset", "데이터셋 저장"))
     saved_message = gr.Markdown()
-    saved_datasets = gr.Dropdown(label="Saved datasets", choices=workspace.dataset_names(), interactive=True,
-                                 allow_custom_value=True)
+    saved_datasets = gr.Dropdown(label=T("Saved datasets", "저장된 데이터셋"), choices=workspace.dataset_names(),
+                                 interactive=True, allow_custom_value=True)
 
     options = [uploads, source_path, fmt, speakers, bot, mask_names, tokenizer, max_length, overlap_turns,
                gap_minutes, val_ratio, seed]
@@ -82,8 +96,9 @@ def create_dataset_tab(workspace: Workspace) -> dict:
         prepared, _ = _prepare(workspace, config)
         out_dir = write(prepared, workspace.dataset_dir(check_name(name)), config, config.tokenizer)
         stats = prepared.stats
-        message = (f"Saved **{out_dir.name}**: {stats['train_examples']} train / {stats['val_examples']} "
-                   f"validation examples in `{out_dir}`.")
+        train, val = stats["train_examples"], stats["val_examples"]
+        message = say(f"Saved **{out_dir.name}**: {train} train / {val} validation examples in `{out_dir}`.",
+                      f"**{out_dir.name}** 저장 완료: 학습 예시 {train}개 / 검증 예시 {val}개, 위치 `{out_dir}`.")
         return message, gr.update(choices=workspace.dataset_names(), value=out_dir.name)
 
     preview_button.click(on_preview, inputs=options,
@@ -109,7 +124,8 @@ def _config(workspace, uploads, source_path, fmt, speakers, bot, mask_names, tok
     if not inputs and source_path:
         inputs = [str(workspace.inside(source_path))]
     if not inputs:
-        raise UserError("Upload chat files or choose a path inside the workspace first.")
+        raise UserError("Upload chat files or choose a path inside the workspace first.",
+                        ko="먼저 대화 파일을 업로드하거나 작업 폴더 안의 경로를 고르세요.")
     return PrepareConfig(
         inputs=inputs, format=fmt, speakers=speakers, bot=(bot or "").strip() or None, mask_names=mask_names,
         tokenizer=(tokenizer or "demo").strip(), max_length=int(max_length), overlap_turns=int(overlap_turns),
@@ -147,30 +163,42 @@ def _prepare(workspace: Workspace, config: PrepareConfig) -> tuple[Prepared, obj
 def _views(prepared: Prepared, tokenizer, workspace: Workspace):
     stats = prepared.stats
     report = prepared.report
-    dropped = ", ".join(f"{count} {reason}" for reason, count in report.dropped.items()) or "none"
-    speakers = ", ".join(f"{n} speakers: {count}" for n, count in stats["speakers_per_conversation"].items())
-    summary = "\n".join([
-        f"**{stats['conversations_kept']}** conversations kept of {stats['conversations_found']} found "
-        f"in {stats['files_read']} files ({stats['files_skipped']} skipped) → "
-        f"**{stats['train_examples']}** train / **{stats['val_examples']}** validation examples, "
-        f"{stats['turns']} turns.",
-        f"- Speakers per conversation: {speakers}",
-        f"- Windowed at {stats['max_length']} tokens: {stats['conversations_windowed']} conversations "
-        f"({stats['windowed_share']:.0%})",
-        f"- Dropped conversations: {dropped}",
-        *[f"- {note}" for note in report.notes[:20]],
-    ])
+    summary = "\n".join([*_summary_lines(stats, report), *[f"- {localized(note)}" for note in report.notes[:20]]])
     shown = functools.partial(_relative_to, workspace.root)
     files = pd.DataFrame([{"source": shown(s), "format": f} for s, f in report.files_read.items()],
                          columns=["source", "format"])
     skipped = pd.DataFrame(
-        [{"source": shown(s["source"]), "line": "", "reason": s["reason"]} for s in report.skipped_files]
-        + [{"source": shown(s["source"]), "line": str(s["line"]), "reason": s["reason"]} for s in report.skipped_lines],
+        [{"source": shown(s["source"]), "line": "", "reason": localized(s["reason"])} for s in report.skipped_files]
+        + [{"source": shown(s["source"]), "line": str(s["line"]), "reason": localized(s["reason"])}
+           for s in report.skipped_lines],
         columns=["source", "line", "reason"],
     )
     sample_text = "\n\n────────\n\n".join(visible_tokens(example["text"], tokenizer)
                                          for example in prepared.examples[:PREVIEW_EXAMPLES])
     return summary, token_histogram(stats["tokens_per_example"]), files, sample_text, skipped
+
+
+def _summary_lines(stats: dict, report) -> list[str]:
+    """The preview's summary in the page's language (the notes follow it)."""
+    s, dropped, per_conversation = stats, report.dropped.items(), stats["speakers_per_conversation"].items()
+    if lang() == "ko":
+        return [
+            (f"찾은 대화 {s['conversations_found']}개 중 **{s['conversations_kept']}**개 사용 "
+             f"(파일 {s['files_read']}개 읽음, {s['files_skipped']}개 건너뜀) → "
+             f"학습 예시 **{s['train_examples']}**개 / 검증 예시 **{s['val_examples']}**개, 턴 {s['turns']}개."),
+            "- 대화당 화자 수: " + ", ".join(f"{n}명: {count}" for n, count in per_conversation),
+            f"- {s['max_length']} 토큰 기준 윈도 분할: 대화 {s['conversations_windowed']}개 ({s['windowed_share']:.0%})",
+            "- 제외된 대화: " + (", ".join(f"{localized(reason)} {count}개" for reason, count in dropped) or "없음"),
+        ]
+    return [
+        (f"**{s['conversations_kept']}** conversations kept of {s['conversations_found']} found "
+         f"in {s['files_read']} files ({s['files_skipped']} skipped) → "
+         f"**{s['train_examples']}** train / **{s['val_examples']}** validation examples, {s['turns']} turns."),
+        "- Speakers per conversation: " + ", ".join(f"{n} speakers: {count}" for n, count in per_conversation),
+        (f"- Windowed at {s['max_length']} tokens: {s['conversations_windowed']} conversations "
+         f"({s['windowed_share']:.0%})"),
+        "- Dropped conversations: " + (", ".join(f"{count} {reason}" for reason, count in dropped) or "none"),
+    ]
 
 
 def _relative_to(root: Path, source: str) -> str:
@@ -182,4 +210,5 @@ def token_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS):
     """A bar plot of tokens per example, binned by the plot itself (numeric x keeps bins in order)."""
     width = max(1, -(-max(lengths, default=1) // bins))
     frame = pd.DataFrame({"tokens": lengths, "examples": [1] * len(lengths)})
-    return gr.BarPlot(value=frame, x_bin=width, y_aggregate="sum")
+    return gr.BarPlot(value=frame, x_bin=width, y_aggregate="sum", x_title=say("tokens (bin start)", "토큰 (구간 시작)"),
+                      y_title=say("examples", "예시 수"))

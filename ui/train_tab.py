@@ -17,67 +17,84 @@ from tuning.models import DEFAULT_BASE_MODEL
 from tuning.runs import RunDir, list_runs
 from tuning.train import choose_batch_size
 from ui.common import user_errors
+from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
+STATES_KO = {"starting": "시작 중", "running": "학습 중", "completed": "완료", "failed": "실패", "stopped": "중지됨"}
 
 
 def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     recipe = TrainConfig.recipe("seed_qlora" if hardware.cuda else "demo_cpu", dataset="-")
     datasets = workspace.dataset_names()
     with gr.Row():
-        dataset = gr.Dropdown(label="Dataset", choices=datasets, value=datasets[0] if datasets else None,
-                              allow_custom_value=True, info="prepared in the Dataset tab")
-        base_model = gr.Dropdown(label="Base model", choices=["demo", DEFAULT_BASE_MODEL], value=recipe.base_model,
-                                 allow_custom_value=True, info="demo (offline, CPU), a Hugging Face id, or a local folder")
-        run_name = gr.Textbox(label="Run name", value=_new_run_name)
+        dataset = gr.Dropdown(label=T("Dataset", "데이터셋"), choices=datasets, value=datasets[0] if datasets else None,
+                              allow_custom_value=True, info=T("prepared in the Dataset tab", "데이터셋 탭에서 준비한 것"))
+        base_model = gr.Dropdown(label=T("Base model", "베이스 모델"), choices=["demo", DEFAULT_BASE_MODEL],
+                                 value=recipe.base_model, allow_custom_value=True,
+                                 info=T("demo (offline, CPU), a Hugging Face id, or a local folder",
+                                        "demo (오프라인, CPU), Hugging Face id, 또는 로컬 폴더"))
+        run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name)
     with gr.Row():
-        max_steps = gr.Number(label="Max steps (-1: run the epochs)", value=recipe.max_steps, precision=0)
-        epochs = gr.Number(label="Epochs", value=recipe.num_train_epochs)
-        learning_rate = gr.Number(label="Learning rate", value=recipe.learning_rate)
-    with gr.Accordion("Advanced (defaults: the blog post's recipe)", open=False):
+        max_steps = gr.Number(label=T("Max steps (-1: run the epochs)", "최대 스텝 (-1: 에폭 수만큼 학습)"),
+                              value=recipe.max_steps, precision=0)
+        epochs = gr.Number(label=T("Epochs", "에폭"), value=recipe.num_train_epochs)
+        learning_rate = gr.Number(label=T("Learning rate", "학습률"), value=recipe.learning_rate)
+    with gr.Accordion(T("Advanced (defaults: the blog post's recipe)", "고급 설정 (기본값: 블로그 글의 레시피)"), open=False):
         with gr.Row():
             lora_r = gr.Number(label="LoRA r", value=recipe.lora_r, precision=0)
             lora_alpha = gr.Number(label="LoRA alpha", value=recipe.lora_alpha, precision=0)
-            lora_dropout = gr.Number(label="LoRA dropout", value=recipe.lora_dropout)
-            max_length = gr.Number(label="Max length", value=recipe.max_length, precision=0)
+            lora_dropout = gr.Number(label=T("LoRA dropout", "LoRA 드롭아웃"), value=recipe.lora_dropout)
+            max_length = gr.Number(label=T("Max length", "최대 길이"), value=recipe.max_length, precision=0)
         with gr.Row():
-            batch_size = gr.Number(label="Batch size", value=recipe.batch_size, precision=0)
-            accumulation = gr.Number(label="Gradient accumulation", value=recipe.gradient_accumulation_steps, precision=0)
-            auto_batch = gr.Checkbox(label="Auto batch size (keeps batch × accumulation)", value=recipe.auto_batch_size)
-            packing = gr.Checkbox(label="Pack short conversations", value=recipe.packing)
+            batch_size = gr.Number(label=T("Batch size", "배치 크기"), value=recipe.batch_size, precision=0)
+            accumulation = gr.Number(label=T("Gradient accumulation", "그래디언트 누적"),
+                                     value=recipe.gradient_accumulation_steps, precision=0)
+            auto_batch = gr.Checkbox(label=T("Auto batch size (keeps batch × accumulation)",
+                                             "배치 크기 자동 (배치 × 누적 유지)"), value=recipe.auto_batch_size)
+            packing = gr.Checkbox(label=T("Pack short conversations", "짧은 대화 패킹"), value=recipe.packing)
         with gr.Row():
-            prompt_format = gr.Radio(label="Prompt format", choices=["lines", "chat_template"], value=recipe.prompt_format,
-                                     info="lines: user:/bot: text as the blog post; chat_template: the model's template")
-            loss_on = gr.Radio(label="Loss on", choices=["auto", "all", "bot"], value="auto",
-                               info="auto: all tokens for lines, the bot's replies for chat_template")
-            warmup = gr.Number(label="Warmup steps", value=recipe.warmup_steps, precision=0)
-            logging_steps = gr.Number(label="Log every (steps)", value=recipe.logging_steps, precision=0)
-            save_steps = gr.Number(label="Checkpoint every (steps)", value=recipe.save_steps, precision=0)
+            prompt_format = gr.Radio(
+                label=T("Prompt format", "프롬프트 형식"), choices=["lines", "chat_template"], value=recipe.prompt_format,
+                info=T("lines: user:/bot: text as the blog post; chat_template: the model's template",
+                       "lines: 블로그 글처럼 user:/bot: 텍스트; chat_template: 모델의 대화 템플릿"))
+            loss_on = gr.Radio(label=T("Loss on", "손실(loss) 계산 대상"), choices=["auto", "all", "bot"], value="auto",
+                               info=T("auto: all tokens for lines, the bot's replies for chat_template",
+                                      "auto: lines는 모든 토큰, chat_template은 봇의 답변만"))
+            warmup = gr.Number(label=T("Warmup steps", "워밍업 스텝"), value=recipe.warmup_steps, precision=0)
+            logging_steps = gr.Number(label=T("Log every (steps)", "로그 간격 (스텝)"), value=recipe.logging_steps,
+                                      precision=0)
+            save_steps = gr.Number(label=T("Checkpoint every (steps)", "체크포인트 간격 (스텝)"), value=recipe.save_steps,
+                                   precision=0)
         with gr.Row():
-            load_in_4bit = gr.Radio(label="4-bit base (QLoRA)", choices=["auto", "on", "off"], value="auto")
-            backend = gr.Radio(label="Backend", choices=["auto", "unsloth", "hf"], value=recipe.backend)
-            seed = gr.Number(label="Seed", value=recipe.seed, precision=0)
+            load_in_4bit = gr.Radio(label=T("4-bit base (QLoRA)", "4-bit 베이스 (QLoRA)"), choices=["auto", "on", "off"],
+                                    value="auto")
+            backend = gr.Radio(label=T("Backend", "백엔드"), choices=["auto", "unsloth", "hf"], value=recipe.backend)
+            seed = gr.Number(label=T("Seed", "시드"), value=recipe.seed, precision=0)
+            trust_remote_code = gr.Checkbox(
+                label=T("Trust remote code", "원격 코드 신뢰"), value=recipe.trust_remote_code,
+                info=T("runs Python code shipped with the model; only for models you trust",
+                       "모델에 딸린 파이썬 코드를 실행합니다. 믿을 수 있는 모델에만 켜세요"))
     memory = gr.Markdown()
     with gr.Row():
-        start_button = gr.Button("Start", variant="primary")
-        stop_button = gr.Button("Stop", variant="stop")
-        resume_button = gr.Button("Resume")
+        start_button = gr.Button(T("Start", "시작"), variant="primary")
+        stop_button = gr.Button(T("Stop", "중지"), variant="stop")
+        resume_button = gr.Button(T("Resume", "이어서 학습"))
     message = gr.Markdown()
-    command = gr.Code(label="Command", language="shell", lines=2)
+    command = gr.Code(label=T("Command", "명령"), language="shell", lines=2)
     with gr.Row():
         # Choices change while the app runs (new runs), so any value is accepted and checked on use.
-        runs = gr.Dropdown(label="Runs", choices=_run_choices(workspace), value=_newest_run(workspace),
+        runs = gr.Dropdown(label=T("Runs", "실행 목록"), choices=_run_choices(workspace), value=_newest_run(workspace),
                            interactive=True, allow_custom_value=True)
         refresh_runs = gr.Button("↻", scale=0)
     progress = gr.HTML()
-    loss_plot = gr.LinePlot(value=_empty_plot(), x="step", y="loss", color="series", title="Loss", height=280,
-                            color_map={"train": "#2563eb", "validation": "#f97316"})
-    log_tail = gr.Code(label="Log (tail)", language=None, lines=12)
+    loss_plot = gr.LinePlot(value=_empty_plot(), x="step", y="loss", color="series", title=T("Loss", "손실(loss)"),
+                            height=280, color_map={"train": "#2563eb", "validation": "#f97316"})
+    log_tail = gr.Code(label=T("Log (tail)", "로그 (마지막 부분)"), language=None, lines=12)
     timer = gr.Timer(REFRESH_S)
 
     config_inputs = [dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
                      max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps,
-                     save_steps, load_in_4bit, backend, seed, prompt_format]
+                     save_steps, load_in_4bit, backend, seed, prompt_format, trust_remote_code]
 
     def config_from(*values) -> TrainConfig:
         return _config(workspace, *values)
@@ -86,34 +103,38 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     def on_start(name, *values):
         config = config_from(*values)
         run, launched = launcher.start(workspace, config, name, hardware)
-        return (f"Started **{run.name}**.", shlex.join(launched), gr.update(choices=_run_choices(workspace), value=run.name),
-                _new_run_name())
+        started = say(f"Started **{run.name}**.", f"**{run.name}** 실행을 시작했습니다.")
+        runs_update = gr.update(choices=_run_choices(workspace), value=run.name)
+        return started, shlex.join(launched), runs_update, _new_run_name()
 
     @user_errors
     def on_stop(selected):
         run = _selected_run(workspace, selected)
         launcher.stop(run)
-        return f"Stopping **{run.name}** after the current step (a checkpoint is saved)."
+        return say(f"Stopping **{run.name}** after the current step (a checkpoint is saved).",
+                   f"**{run.name}**: 현재 스텝이 끝나면 중지합니다 (체크포인트를 저장합니다).")
 
     @user_errors
     def on_resume(selected):
         run = _selected_run(workspace, selected)
         launched = launcher.resume(workspace, run)
-        return f"Resuming **{run.name}** from {run.last_checkpoint().name}.", shlex.join(launched)
+        checkpoint = run.last_checkpoint().name
+        return (say(f"Resuming **{run.name}** from {checkpoint}.", f"**{run.name}**: {checkpoint}부터 이어서 학습합니다."),
+                shlex.join(launched))
 
     def on_estimate(*values):
         try:
             config = config_from(*values)
         except (UserError, ValueError) as err:
-            return f"Memory estimate: {err}"
+            return say("Memory estimate: ", "메모리 예상치: ") + localized(err)
         try:
             config = resolve(config, hardware)  # the same automatic choices the training process makes
         except UserError as err:
-            return f"Memory estimate: {err}"
+            return say("Memory estimate: ", "메모리 예상치: ") + localized(err)
         shape = shape_of(config.base_model, workspace.models / "demo" if config.base_model == "demo" else None)
         batch_size, _ = choose_batch_size(config, hardware, shape)
-        return memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
-                             hardware.gpu_name, hardware.gpu_memory_gib)
+        return localized(memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
+                                       hardware.gpu_name, hardware.gpu_memory_gib))
 
     start_button.click(on_start, inputs=[run_name, *config_inputs], outputs=[message, command, runs, run_name],
                        api_name="start_training")
@@ -137,7 +158,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
 def run_views(workspace: Workspace, selected: str | None):
     """Progress bar, loss plot and log tail of one run, read from its files."""
     if not selected:
-        return "No run yet.", _empty_plot(), ""
+        return say("No run yet.", "아직 실행이 없습니다."), _empty_plot(), ""
     run = RunDir(workspace.runs / selected)
     status, metrics = run.status(), run.metrics()
     return _progress_html(run, status, metrics), _loss_frame(metrics), run.log_tail() or _process_log(run)
@@ -149,15 +170,18 @@ def _progress_html(run: RunDir, status: dict, metrics: list[dict]) -> str:
         state = "starting"
     step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
     last = next((row for row in reversed(metrics) if "loss" in row), {})
-    parts = [f"<b>{run.name}</b>: {state}", f"step {step}/{max_steps or '?'}"]
+    ko = lang() == "ko"
+    parts = [f"<b>{run.name}</b>: {STATES_KO.get(state, state) if ko else state}",
+             say("step", "스텝") + f" {step}/{max_steps or '?'}"]
     if last:
-        parts.append(f"loss {last['loss']:.4f}")
-        parts.append(f"{last.get('tokens_per_s', 0):,.0f} tokens/s")
+        parts.append(say("loss", "손실(loss)") + f" {last['loss']:.4f}")
+        parts.append(f"{last.get('tokens_per_s', 0):,.0f} " + say("tokens/s", "토큰/초"))
         if state == "running":
-            parts.append(f"ETA {_duration(last.get('eta_s'))}")
+            parts.append(say("ETA", "남은 시간") + f" {_duration(last.get('eta_s'))}")
         if last.get("gpu_memory_gib") is not None:
-            parts.append(f"GPU memory {last['gpu_memory_gib']:.2f} GiB")
-    error = f"<div style='color:#c00'>{_escape(status['error'])}</div>" if status.get("error") else ""
+            parts.append(say("GPU memory", "GPU 메모리") + f" {last['gpu_memory_gib']:.2f} GiB")
+    message = (ko and status.get("error_ko")) or status.get("error")
+    error = f"<div style='color:#c00'>{_escape(message)}</div>" if message else ""
     bar = f"<progress value='{step}' max='{max(max_steps, 1)}' style='width:100%'></progress>"
     return f"<div class='run-progress' data-state='{state}'>{bar}<div>{' · '.join(parts)}</div>{error}</div>"
 
@@ -181,9 +205,10 @@ def _process_log(run: RunDir) -> str:
 
 def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
             max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps, save_steps,
-            load_in_4bit, backend, seed, prompt_format) -> TrainConfig:
+            load_in_4bit, backend, seed, prompt_format, trust_remote_code=False) -> TrainConfig:
     if not dataset:
-        raise UserError("Choose a dataset first (prepare one in the Dataset tab).")
+        raise UserError("Choose a dataset first (prepare one in the Dataset tab).",
+                        ko="먼저 데이터셋을 고르세요 (데이터셋 탭에서 준비할 수 있습니다).")
     return TrainConfig(
         dataset=str(workspace.dataset_dir(dataset)), base_model=(base_model or "").strip() or "demo",
         max_steps=int(max_steps), num_train_epochs=float(epochs), learning_rate=float(learning_rate),
@@ -192,16 +217,16 @@ def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lo
         packing=bool(packing), loss_on=None if loss_on == "auto" else loss_on, prompt_format=prompt_format,
         warmup_steps=int(warmup), logging_steps=int(logging_steps),
         save_steps=int(save_steps), load_in_4bit={"auto": None, "on": True, "off": False}[load_in_4bit],
-        backend=backend, seed=int(seed),
+        backend=backend, seed=int(seed), trust_remote_code=bool(trust_remote_code),
     )
 
 
 def _selected_run(workspace: Workspace, selected: str | None) -> RunDir:
     if not selected:
-        raise UserError("Choose a run first.")
+        raise UserError("Choose a run first.", ko="먼저 실행을 고르세요.")
     run = RunDir(workspace.runs / selected)
     if not run.path.is_dir():
-        raise UserError(f"There is no run named {selected}.")
+        raise UserError(f"There is no run named {selected}.", ko=f"이름이 {selected}인 실행이 없습니다.")
     return run
 
 
@@ -224,7 +249,8 @@ def _duration(seconds) -> str:
     if seconds is None:
         return "?"
     seconds = int(seconds)
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    minute, second = say("m", "분"), say("s", "초")
+    return f"{seconds // 60}{minute} {seconds % 60:02d}{second}" if seconds >= 60 else f"{seconds}{second}"
 
 
 def _escape(text: str) -> str:

@@ -32,7 +32,9 @@ def detect_format(source: SourceFile) -> str:
     if source.suffix in (".txt", ".csv"):
         if kakao.sniff(source.head().decode(source.encoding(), errors="ignore")):
             return "kakao"
-        raise SkipFile("not a recognised chat export (expected a KakaoTalk PC/mobile text or Mac CSV export)")
+        raise SkipFile("not a recognised chat export (expected a KakaoTalk PC/mobile text or Mac CSV export)",
+                       ko="알아볼 수 있는 대화 내보내기 파일이 아닙니다"
+                          "(카카오톡 PC/모바일 텍스트 또는 Mac CSV 내보내기여야 합니다)")
     if source.suffix == ".json":
         head = source.head().decode(source.encoding(), errors="ignore")
         # AI Hub files are small, one conversation each: peek for their top-level key cheaply.

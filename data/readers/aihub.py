@@ -29,13 +29,15 @@ def read(source: SourceFile) -> Iterator[Conversation]:
     try:
         document = json.loads(source.read_text(MAX_JSON_BYTES))
     except json.JSONDecodeError as err:
-        raise SkipFile(f"broken JSON ({err.msg} at line {err.lineno}, column {err.colno})") from err
+        raise SkipFile(f"broken JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                       ko=f"형식이 잘못된 JSON입니다({err.lineno}번째 줄 {err.colno}번째 열: {err.msg})") from err
     yield from from_document(document, source.name)
 
 
 def from_document(document, source_name: str) -> Iterator[Conversation]:
     if not looks_like(document):
-        raise SkipFile("not in AI Hub format (no info[].annotations)")
+        raise SkipFile("not in AI Hub format (no info[].annotations)",
+                       ko="AI Hub 형식이 아닙니다(info[].annotations가 없습니다)")
     for item in document["info"]:
         annotations = item.get("annotations") if isinstance(item, dict) else None
         if not isinstance(annotations, dict):

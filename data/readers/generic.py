@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from core.i18n import Text
 from data.conversation import Conversation, Turn
 from data.report import Report
 from data.sources import SkipFile, SourceFile
@@ -52,20 +53,23 @@ def read(source: SourceFile, report: Report, fmt: str | None = None) -> Iterator
         try:
             document = json.loads(source.read_text(MAX_JSON_BYTES))
         except json.JSONDecodeError as err:
-            raise SkipFile(f"broken JSON ({err.msg} at line {err.lineno}, column {err.colno})") from err
+            raise SkipFile(f"broken JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                           ko=f"형식이 잘못된 JSON입니다({err.lineno}번째 줄 {err.colno}번째 열: {err.msg})") from err
         listed = rows_of(document)
         if listed is None:
-            raise SkipFile("no chat rows found (expected messages, conversations, instruction/output or text)")
+            raise SkipFile("no chat rows found (expected messages, conversations, instruction/output or text)",
+                           ko="대화 행이 없습니다(messages, conversations, instruction/output 또는 text 행이어야 합니다)")
         rows = enumerate(listed, start=1)
     for number, row in rows:
         row_fmt = row_format(row)
         if row_fmt is None or (fmt and row_fmt != fmt):
             expected = fmt or "messages, conversations, instruction/output or text"
-            report.skip_line(source.name, number, f"not a {expected} row")
+            expected_ko = fmt or "messages, conversations, instruction/output, text"
+            report.skip_line(source.name, number, Text(f"not a {expected} row", f"{expected_ko} 행이 아닙니다"))
             continue
         turns = _TURN_BUILDERS[row_fmt](row)
         if turns is None:
-            report.skip_line(source.name, number, f"malformed {row_fmt} row")
+            report.skip_line(source.name, number, Text(f"malformed {row_fmt} row", f"형식이 잘못된 {row_fmt} 행입니다"))
             continue
         speakers_are_roles = row_fmt != "text"
         yield Conversation(source=f"{source.name}#{number}", format=row_fmt, turns=turns,
@@ -82,10 +86,13 @@ def _jsonl_rows(source: SourceFile, report: Report):
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as err:
-                    report.skip_line(source.name, number, f"broken JSON ({err.msg})")
+                    report.skip_line(source.name, number, Text(f"broken JSON ({err.msg})",
+                                                               f"형식이 잘못된 JSON입니다({err.msg})"))
     except UnicodeDecodeError as err:
-        report.skip_file(source.name, f"stopped reading part-way: bytes that are not {err.encoding} "
-                                      "(the rows before them are kept)")
+        report.skip_file(source.name, Text(f"stopped reading part-way: bytes that are not {err.encoding} "
+                                           "(the rows before them are kept)",
+                                           f"{err.encoding}이(가) 아닌 바이트가 있어 중간에 읽기를 멈췄습니다"
+                                           "(그 앞의 행은 사용합니다)"))
 
 
 def _messages_turns(row) -> list[Turn] | None:

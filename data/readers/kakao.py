@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from core.i18n import Text
 from data.conversation import Conversation, Turn
 from data.report import Report
 from data.sources import SkipFile, SourceFile
@@ -62,18 +63,22 @@ def read(source: SourceFile, report: Report, gap: timedelta = DEFAULT_GAP) -> It
         kind = sniff(text.read(16 * 1024))
     if kind is None:
         raise SkipFile("not a KakaoTalk export (no '[이름] [오전 9:48] …', '2025. 10. 23. 오전 11:44, 이름 : …' "
-                       "or 'Date,User,Message' lines)")
+                       "or 'Date,User,Message' lines)",
+                       ko="카카오톡 내보내기 파일이 아닙니다('[이름] [오전 9:48] …', '2025. 10. 23. 오전 11:44, 이름 : …' "
+                          "또는 'Date,User,Message' 형식의 줄이 없습니다)")
     with source.open_text(newline="") as text:
         parse = {"pc": _parse_pc, "mobile": _parse_mobile, "csv": _parse_csv}[kind]
         messages = list(_until_decode_error(parse(text, source.name, report), source.name, report))
     speech = [m for m in messages if not MEDIA_PLACEHOLDER.match(m.text.strip())]
     if len(speech) < len(messages):
-        report.note(f"{source.name}: {len(messages) - len(speech)} media or deleted-message placeholders dropped")
+        dropped = len(messages) - len(speech)
+        report.note(Text(f"{source.name}: {dropped} media or deleted-message placeholders dropped",
+                         f"{source.name}: 미디어·삭제된 메시지 표시 {dropped}개를 제외했습니다"))
     for message in speech:
         message.text = message.text.strip()
     counts = Counter(m.speaker for m in speech if m.text)
     if not counts:
-        raise SkipFile("a KakaoTalk export with no messages in it")
+        raise SkipFile("a KakaoTalk export with no messages in it", ko="메시지가 없는 카카오톡 내보내기 파일입니다")
     most_active = counts.most_common(1)[0][0]
     for chunk in split_conversations([m for m in speech if m.text], gap):
         yield Conversation(
@@ -103,8 +108,10 @@ def _until_decode_error(messages: Iterable[Message], source_name: str, report: R
     try:
         yield from messages
     except UnicodeDecodeError as err:
-        report.skip_file(source_name, f"stopped reading part-way: bytes that are not {err.encoding} "
-                                      "(the messages before them are kept)")
+        report.skip_file(source_name, Text(f"stopped reading part-way: bytes that are not {err.encoding} "
+                                           "(the messages before them are kept)",
+                                           f"{err.encoding}이(가) 아닌 바이트가 있어 중간에 읽기를 멈췄습니다"
+                                           "(그 앞의 메시지는 사용합니다)"))
 
 
 def _clock(ampm: str, hour: str, minute: str) -> tuple[int, int]:
@@ -136,7 +143,7 @@ def _assemble(lines: Iterable[str], classify, source_name: str, report: Report) 
         elif pending is not None:
             pending.text += "\n" + line
         elif line.strip():
-            report.skip_line(source_name, number, "text before the first message")
+            report.skip_line(source_name, number, Text("text before the first message", "첫 메시지 앞의 텍스트입니다"))
     if pending:
         yield pending
 
@@ -183,13 +190,15 @@ def _parse_csv(lines: Iterable[str], source_name: str, report: Report) -> Iterat
         if not any(cell.strip() for cell in row):
             continue
         if len(row) < 3:
-            report.skip_line(source_name, number, "expected 3 columns: Date,User,Message")
+            report.skip_line(source_name, number, Text("expected 3 columns: Date,User,Message",
+                                                       "열이 3개(Date,User,Message)여야 합니다"))
             continue
         stamp, speaker, text = row[0].strip(), row[1].strip(), ",".join(row[2:])
         try:
             time = datetime.fromisoformat(stamp)
         except ValueError:
-            report.skip_line(source_name, number, f"unreadable date '{stamp[:40]}'")
+            report.skip_line(source_name, number, Text(f"unreadable date '{stamp[:40]}'",
+                                                       f"날짜를 읽을 수 없습니다: '{stamp[:40]}'"))
             continue
         if not speaker or _is_system(text):
             continue
