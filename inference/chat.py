@@ -425,13 +425,13 @@ def memory_budget_bytes() -> int:
     if os.environ.get(MEMORY_ENV):
         return int(float(os.environ[MEMORY_ENV]) * GIB)
     gpu = _gpu_memory()
-    total = gpu[1] if gpu else _meminfo("MemTotal")
+    total = gpu[1] if gpu else meminfo("MemTotal")
     return int(total * 0.8)
 
 
 def free_bytes() -> int:
     gpu = _gpu_memory()
-    return gpu[0] if gpu else _meminfo("MemAvailable")
+    return gpu[0] if gpu else meminfo("MemAvailable")
 
 
 def _gpu_memory() -> tuple[int, int] | None:
@@ -448,7 +448,8 @@ def _gpu_memory() -> tuple[int, int] | None:
         return None
 
 
-def _meminfo(key: str) -> int:
+def meminfo(key: str) -> int:
+    """A /proc/meminfo figure in bytes (MemTotal, MemAvailable); total RAM where that file is missing."""
     with open("/proc/meminfo", encoding="ascii") as info:
         for line in info:
             if line.startswith(key + ":"):

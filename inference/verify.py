@@ -58,7 +58,7 @@ def reference_device(merged_dir: Path) -> str:
     import torch
 
     from core.errors import UserError
-    from inference.chat import _meminfo
+    from inference.chat import meminfo
 
     weights = sum(path.stat().st_size for path in Path(merged_dir).glob("*.safetensors"))
     config = json.loads((Path(merged_dir) / "config.json").read_text(encoding="utf-8"))
@@ -66,7 +66,7 @@ def reference_device(merged_dir: Path) -> str:
     need = weights * 4 // saved_bytes * 1.1
     if torch.cuda.is_available() and torch.cuda.mem_get_info()[0] > need:
         return "cuda"
-    if _meminfo("MemAvailable") > need:
+    if meminfo("MemAvailable") > need:
         return "cpu"
     raise UserError(f"Verifying needs the merged model in float32 (about {need / 1e9:.0f} GB of memory) and this "
                     "machine has less free; export on a machine with more memory, or close other programs.",
