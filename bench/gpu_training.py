@@ -196,9 +196,11 @@ def _baseline(args, dataset_dir: Path) -> dict:
     from trl import SFTConfig, SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
+    from tuning.collators import TokenCounter
+
     model, tokenizer = _load_baseline(args.path, args.model)
     rows = _rows(dataset_dir, tokenizer)
-    collator = _Counting(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
+    collator = TokenCounter(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -264,17 +266,6 @@ def _rows(dataset_dir: Path, tokenizer) -> list[dict]:
     limit = SEED_RECIPE["max_length"]
     rows = [tokenize_lines(lines_of(example), tokenizer, "all") for example in load_split(dataset_dir, "train")]
     return [{"input_ids": row["input_ids"][:limit]} for row in rows if row]
-
-
-class _Counting:
-    """Counts the real tokens of every batch the trainer draws."""
-
-    def __init__(self, collator):
-        self.collator, self.real_tokens = collator, 0
-
-    def __call__(self, rows):
-        self.real_tokens += sum(len(row["input_ids"]) for row in rows)
-        return self.collator(rows)
 
 
 def max_lengths(args) -> None:

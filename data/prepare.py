@@ -265,14 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stats = prepared.stats
     lang = env_lang()
-    if lang == "ko":
-        print(f"대화 {stats['conversations_kept']}개에서 학습 예제 {stats['train_examples']}개, 검증 예제 "
-              f"{stats['val_examples']}개를 만들었습니다(대화 {stats['conversations_dropped']}개 제외됨, "
-              f"파일 {stats['files_skipped']}개 건너뜀) -> {out_dir}")
-    else:
-        print(f"{stats['train_examples']} train / {stats['val_examples']} validation examples from "
-              f"{stats['conversations_kept']} conversations ({stats['conversations_dropped']} dropped, "
-              f"{stats['files_skipped']} files skipped) -> {out_dir}")
+    print(text_in(Text(f"{stats['train_examples']} train / {stats['val_examples']} validation examples from "
+                       f"{stats['conversations_kept']} conversations ({stats['conversations_dropped']} dropped, "
+                       f"{stats['files_skipped']} files skipped) -> {out_dir}",
+                       f"대화 {stats['conversations_kept']}개에서 학습 예제 {stats['train_examples']}개, 검증 예제 "
+                       f"{stats['val_examples']}개를 만들었습니다(대화 {stats['conversations_dropped']}개 제외됨, "
+                       f"파일 {stats['files_skipped']}개 건너뜀) -> {out_dir}"), lang))
     for skip in prepared.report.skipped_files:
         skipped = "건너뜀" if lang == "ko" else "skipped"
         print(f"{skipped} {skip['source']}: {text_in(skip['reason'], lang)}", file=sys.stderr)

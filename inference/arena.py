@@ -10,16 +10,12 @@ from pathlib import Path
 from typing import Literal
 
 from core import fileio
-from core.i18n import Text
 from core.workspace import Workspace
 
 Verdict = Literal["left", "right", "tie", "both_bad"]
 VERDICTS = ("left", "right", "tie", "both_bad")
-# Column names that also carry their Korean (core.i18n.Text): `text_in(column, lang)` for the page.
-TALLY_COLUMNS = [Text(en, ko) for en, ko in (
-    ("model 1", "모델 1"), ("model 2", "모델 2"), ("votes", "투표 수"), ("model 1 wins", "모델 1 승"),
-    ("model 2 wins", "모델 2 승"), ("ties", "비슷함"), ("both bad", "둘 다 별로"),
-    ("model 1 win rate", "모델 1 승률"), ("model 2 win rate", "모델 2 승률"))]
+TALLY_COLUMNS = ["model 1", "model 2", "votes", "model 1 wins", "model 2 wins", "ties", "both bad",
+                 "model 1 win rate", "model 2 win rate"]
 
 
 def votes_path(workspace: Workspace) -> Path:

@@ -50,10 +50,10 @@ def main(argv: list[str]) -> None:
     kind, converter_args = argv[0], argv[1:]
     script = CONVERTERS / SCRIPTS[kind]
     if not script.is_file():
-        from core.i18n import env_lang
+        from core.i18n import Text, env_lang, text_in
 
-        sys.exit(f"llama.cpp 변환기가 없습니다 ({script}). scripts/setup.sh를 실행하세요." if env_lang() == "ko"
-                 else f"llama.cpp's converter is missing ({script}): run scripts/setup.sh")
+        sys.exit(text_in(Text(f"llama.cpp's converter is missing ({script}): run scripts/setup.sh",
+                              f"llama.cpp 변환기가 없습니다 ({script}). scripts/setup.sh를 실행하세요."), env_lang()))
     sys.path[:0] = [str(CONVERTERS), str(CONVERTERS / "gguf-py")]
     _name_llama3_style_tokenizers()
     sys.argv = [str(script), *converter_args]

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from core import fileio
 from core.errors import UserError
-from core.i18n import env_lang
+from core.i18n import Text, env_lang, text_in
 from core.workspace import Workspace
 from inference import llama
 from inference.prompt import format_of_adapter
@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = ExportConfig(run_dir=str(Path(args.run_dir).resolve()), checkpoint=args.checkpoint, quants=args.quant,
                           out_dir=str(Path(args.out).resolve()), lora=args.lora)
-    korean = env_lang() == "ko"
+    lang = env_lang()
+    korean = lang == "ko"
     try:
         summary = export(config, Workspace.open(args.workspace),
                          progress=lambda step, share: print(f"[{share:4.0%}] {step_name(step, korean)}", flush=True))
@@ -227,10 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     for result in summary["files"]:
         passed, top1 = result["verification"]["passed"], result["verification"]["top1_agreement"]
         size = f"{result['file']}: {result['size_bytes'] / 2**20:.1f} MiB"
-        if korean:
-            print(f"{size}, {'검증 통과' if passed else '검증 실패'} (top-1 일치율 {top1:.0%})")
-        else:
-            print(f"{size}, {'verified' if passed else 'FAILED verification'} (top-1 agreement {top1:.0%})")
+        print(text_in(Text(f"{size}, {'verified' if passed else 'FAILED verification'} (top-1 agreement {top1:.0%})",
+                           f"{size}, {'검증 통과' if passed else '검증 실패'} (top-1 일치율 {top1:.0%})"), lang))
     return 0 if summary["verified"] else 3
 
 

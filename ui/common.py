@@ -46,7 +46,6 @@ def _as_gradio_errors():
         raise gr.Error(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"), print_exception=False) from err
 
 
-
 def page_head() -> str:
     """The scripts every page of the app carries: its language, and the Korean input guard."""
     return page_script() + f"<script>{IME_GUARD}</script>"

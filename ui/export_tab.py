@@ -15,7 +15,7 @@ from core import fileio
 from core.errors import UserError
 from core.workspace import Workspace
 from inference import publish
-from inference.export import QUANTS
+from inference.export import QUANTS, step_name
 from tuning.runs import RunDir, list_runs
 from ui.common import user_errors
 from ui.i18n import T, lang, say
@@ -23,7 +23,6 @@ from ui.i18n import T, lang, say
 ROOT = Path(__file__).resolve().parent.parent
 FINAL = "final"
 PROGRESS_LINE = re.compile(r"^\[\s*(\d+)%\] (.+)$")
-PHASES_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "done": "완료"}
 TABLE_COLUMNS = ["file", "kind", "size (MiB)", "verified", "top-1 agreement", "max |Δ logit|", "greedy = merged"]
 
 
@@ -72,13 +71,14 @@ def create_export_tab(workspace: Workspace) -> dict:
             command += ["--checkpoint", chosen_checkpoint]
         if not with_lora:
             command.append("--no-lora")
+        # The export prints its progress steps and errors in the page's language.
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env={**os.environ, "TUNER_LANG": lang()})  # its error: lines in the page's language
+                                   env={**os.environ, "TUNER_LANG": lang()})
         output = []
         for line in process.stdout:
             output.append(line.rstrip())
             if match := PROGRESS_LINE.match(line.strip()):
-                phase = _phase(match[2])
+                phase = match[2]
                 progress(int(match[1]) / 100, desc=phase)
                 yield (say(f"Exporting **{selected}** ({chosen_checkpoint}): {phase}…",
                            f"**{selected}** ({chosen_checkpoint}) 내보내는 중: {phase}…"), gr.update(), gr.update())
@@ -120,7 +120,8 @@ def export_views(out_dir: Path):
                      say("yes", "예") if check["greedy_match"] else say("no", "아니요")])
     verdict = (say("all files verified", "모든 파일 검증됨") if summary["verified"]
                else say("⚠️ some files FAILED verification", "⚠️ 일부 파일이 검증에 실패했습니다"))
-    timings = ", ".join(f"{_phase(k.removesuffix('_s'))} {v:.0f} s" for k, v in summary["timings"].items())
+    korean = lang() == "ko"
+    timings = ", ".join(f"{step_name(k.removesuffix('_s'), korean)} {v:.0f} s" for k, v in summary["timings"].items())
     message = say(f"Exported to `{out_dir}`: {verdict} ({timings}).", f"`{out_dir}`에 내보냈습니다: {verdict} ({timings}).")
     files = [str(out_dir / r["file"]) for r in summary["files"]] + \
             [str(path) for path in sorted(out_dir.glob("*.Modelfile"))] + [str(out_dir / "export.json")]
@@ -137,11 +138,3 @@ def _paths(workspace: Workspace, selected: str | None, chosen_checkpoint: str | 
         raise UserError("Choose a run that has finished or saved a checkpoint (train one in the Train tab).",
                         ko="완료되었거나 체크포인트를 저장한 실행을 선택하세요 (학습 탭에서 학습할 수 있습니다).")
     return workspace.runs / selected, workspace.exports / f"{selected}-{chosen_checkpoint or FINAL}"
-
-
-def _phase(description: str) -> str:
-    """An export phase ("merge", "quantize q4_k_m", ...) in the page's language."""
-    word, _, rest = description.partition(" ")
-    if lang() != "ko" or word not in PHASES_KO:
-        return description
-    return f"{PHASES_KO[word]} {rest}".strip()

@@ -123,13 +123,9 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                 shlex.join(launched))
 
     def on_estimate(*values):
-        try:
-            config = config_from(*values)
+        try:  # resolve: the same automatic choices the training process makes
+            config = resolve(config_from(*values), hardware)
         except (UserError, ValueError) as err:
-            return say("Memory estimate: ", "메모리 예상치: ") + localized(err)
-        try:
-            config = resolve(config, hardware)  # the same automatic choices the training process makes
-        except UserError as err:
             return say("Memory estimate: ", "메모리 예상치: ") + localized(err)
         shape = shape_of(config.base_model, workspace.models / "demo" if config.base_model == "demo" else None)
         batch_size, _ = choose_batch_size(config, hardware, shape)
