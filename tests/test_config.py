@@ -5,7 +5,8 @@ import pytest
 
 from core.errors import UserError
 from tuning.config import Hardware, TrainConfig, resolve
-from tuning.memory import CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, longest_fitting_length, memory_advice
+from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, longest_fitting_length, memory_advice,
+                           shape_of)
 from tuning.train import choose_batch_size
 
 CPU = Hardware(cuda=False)
@@ -86,3 +87,8 @@ def test_out_of_memory_and_full_disk_get_advice_not_a_traceback():
     advice = _explain(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert "ran out of memory" in advice and "Lower the batch size" in advice and "max length" in advice
     assert "disk is full" in _explain(OSError(errno.ENOSPC, "No space left on device"))
+
+
+def test_the_demo_models_shape_is_known_before_it_is_built(demo_model_dir, tmp_path):
+    """A fresh workspace's Train tab can estimate the demo's memory before its first run builds it."""
+    assert shape_of("demo", tmp_path / "not-built-yet") == shape_of("demo", demo_model_dir)

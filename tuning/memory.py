@@ -111,6 +111,13 @@ def shape_of(base_model: str, model_dir: str | Path | None = None) -> ModelShape
             return ModelShape.from_folder(Path(cached).parent)
     except Exception:  # noqa: BLE001 - not a repo id: fall through to the table
         pass
+    if base_model == "demo":  # not built yet: its shape is fixed in advance
+        from tuning.demo_model import MODEL_SHAPE, VOCAB_SIZE
+
+        fields = {name: MODEL_SHAPE[name] for name in ("hidden_size", "intermediate_size", "num_hidden_layers",
+                                                         "num_attention_heads", "num_key_value_heads",
+                                                         "tie_word_embeddings")}
+        return ModelShape(**fields, vocab_size=VOCAB_SIZE)
     return KNOWN_SHAPES.get(base_model)
 
 
