@@ -8,11 +8,13 @@ script and transformers + PEFT + bitsandbytes, on a random-weight model of Llama
     python3 bench/gpu_training.py run --datasets full-1024 sample --paths project unsloth hf --out $OUT
     python3 bench/gpu_training.py maxlen --out $OUT     # longest max length within 22 GiB, batch 1 and 2
     python3 bench/gpu_training.py verify --out $OUT     # demo and 8B runs: adapter loads back and generates
+    python3 bench/gpu_training.py sweep --out $OUT      # project settings on full-1024: why is it as fast as it is
 
 Datasets: `full-1024`: conversations of 1,000-1,024 tokens (full rows); `sample`: the bundled chat
 sample as prepared for training, repeated, with its real length distribution. Paths:
   project  `python -m tuning.train` with the defaults the Train tab launches (seed recipe: auto batch,
-           packing, Unsloth), only the dataset, base model and step count set;
+           packing, Unsloth), only the dataset, base model and step count set, planned for a 24 GB
+           card (`plan_for_gpu_gib`: batch and un-checkpointed layers as an RTX 4090 would get);
   unsloth  Unsloth with the seed's exact recipe: batch 2 x accumulation 4, no packing;
   hf       transformers + PEFT + bitsandbytes NF4, SDPA, gradient checkpointing, the seed's recipe.
 All three see the same tokenized rows. Tokens/s counts real (non-padding) tokens only, from step
@@ -48,6 +50,7 @@ WARM_STEPS = 5        # steps before timing starts (kernel compilation, allocato
 FULL_ROWS = 240
 SAMPLE_REPEATS = 8
 MEMORY_LIMIT_GIB = 22.0
+CARD_GIB = 24  # the project's path plans its batch and checkpointing as it would on an RTX 4090
 
 
 # ---------------------------------------------------------------- here: assets to carry
@@ -151,13 +154,66 @@ def run_all(args) -> None:
     print(_table(results))
 
 
+# Settings tried against the defaults on full rows (sweep): what the project's speed comes from.
+SWEEP = {
+    "project": [],
+    "no-packing": ["packing=false"],
+    "no-checkpointing-1x8": ["gradient_checkpointing=false", "auto_batch_size=false", "batch_size=1",
+                             "gradient_accumulation_steps=8"],
+    "no-checkpointing-2x4": ["gradient_checkpointing=false", "auto_batch_size=false", "batch_size=2",
+                             "gradient_accumulation_steps=4"],
+    "no-checkpointing-4x2": ["gradient_checkpointing=false", "auto_batch_size=false", "batch_size=4",
+                             "gradient_accumulation_steps=2"],
+    "unsloth-8x1": ["micro_batch=8"],
+}
+
+
+def sweep(args) -> None:
+    model_dir = make_8b_model(args.assets)
+    results = []
+    for label in args.variants:
+        settings = SWEEP[label]
+        path = "unsloth" if label.startswith("unsloth") else "project"
+        command = [sys.executable, __file__, "one", path, "--dataset", args.dataset, "--assets", str(args.assets),
+                   "--steps", str(args.steps), "--model", str(model_dir)]
+        command += [part for setting in settings for part in ("--set", setting)]
+        print(f"== {label}: {shlex.join(command)}", flush=True)
+        finished = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in finished.stdout.splitlines() if line.startswith("RESULT ")]
+        if finished.returncode or not lines:
+            print(finished.stdout[-2000:], finished.stderr[-3000:], flush=True)
+            results.append({"variant": label, "error": (finished.stderr or "")[-800:]})
+        else:
+            results.append({"variant": label, **json.loads(lines[-1].removeprefix("RESULT "))})
+            print(json.dumps(results[-1]), flush=True)
+        _save(args.out, "gpu_training_sweep", results)
+
+
 def one(args) -> None:
     """One path on one dataset, in a process of its own (a clean GPU, one import order)."""
     dataset_dir = args.assets / "datasets" / args.dataset
     result = _project(args, dataset_dir) if args.path == "project" else _baseline(args, dataset_dir)
     result.update(path=args.path, dataset=args.dataset, steps_timed=args.steps - WARM_STEPS, **_machine())
-    result["command"] = "python3 bench/gpu_training.py run --datasets {d} --paths {p}".format(d=args.dataset, p=args.path)
+    steps = [] if args.steps == STEPS else ["--steps", str(args.steps)]
+    if args.set:
+        words = ["one", args.path, "--dataset", args.dataset, *steps,
+                 *[part for setting in args.set for part in ("--set", setting)]]
+    else:
+        words = ["run", "--datasets", args.dataset, "--paths", args.path, *steps]
+    result["command"] = shlex.join(["python3", "bench/gpu_training.py", *words])
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def _settings(pairs: list[str]) -> dict:
+    """`key=value` pairs with JSON values (true, 2, "x"); a bare word stays a string."""
+    settings = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
 
 
 def _project(args, dataset_dir: Path) -> dict:
@@ -166,8 +222,9 @@ def _project(args, dataset_dir: Path) -> dict:
     from tuning.runs import train_command
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"run-{args.dataset}-"))
+    settings = {"plan_for_gpu_gib": CARD_GIB, **_settings(args.set)}
     config = TrainConfig.recipe("seed_qlora", dataset=str(dataset_dir), base_model=str(args.model),
-                                max_steps=args.steps, logging_steps=WARM_STEPS, save_steps=10 * args.steps)
+                                max_steps=args.steps, logging_steps=WARM_STEPS, save_steps=10 * args.steps, **settings)
     config_file = run_dir / "requested_config.json"
     config.save(config_file)
     command = train_command(config.dataset, config.base_model, run_dir, config_file)
@@ -198,6 +255,8 @@ def _baseline(args, dataset_dir: Path) -> dict:
 
     from tuning.collators import TokenCounter
 
+    micro_batch = _settings(args.set).get("micro_batch", SEED_RECIPE["batch_size"])
+    accumulation = SEED_RECIPE["batch_size"] * SEED_RECIPE["accumulation"] // micro_batch
     model, tokenizer = _load_baseline(args.path, args.model)
     rows = _rows(dataset_dir, tokenizer)
     collator = TokenCounter(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
@@ -212,8 +271,8 @@ def _baseline(args, dataset_dir: Path) -> dict:
 
     clock = Clock()
     config = SFTConfig(
-        output_dir=tempfile.mkdtemp(), per_device_train_batch_size=SEED_RECIPE["batch_size"],
-        gradient_accumulation_steps=SEED_RECIPE["accumulation"], warmup_steps=SEED_RECIPE["warmup_steps"],
+        output_dir=tempfile.mkdtemp(), per_device_train_batch_size=micro_batch,
+        gradient_accumulation_steps=accumulation, warmup_steps=SEED_RECIPE["warmup_steps"],
         max_steps=args.steps, learning_rate=SEED_RECIPE["learning_rate"], bf16=True, logging_steps=WARM_STEPS,
         optim="adamw_8bit", max_length=SEED_RECIPE["max_length"], packing=False, report_to=[], save_strategy="no",
         gradient_checkpointing=args.path == "hf", seed=3407, dataloader_num_workers=0, remove_unused_columns=False,
@@ -226,7 +285,7 @@ def _baseline(args, dataset_dir: Path) -> dict:
     return {"tokens_per_s": round((tokens_end - tokens_start) / (end - start), 1),
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
             "seconds_per_step": round((end - start) / (args.steps - WARM_STEPS), 3),
-            "setup": f"batch {SEED_RECIPE['batch_size']} × accumulation {SEED_RECIPE['accumulation']}, no packing",
+            "setup": f"batch {micro_batch} × accumulation {accumulation}, no packing",
             "final_loss": outcome.training_loss}
 
 
@@ -386,7 +445,7 @@ def main(argv=None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
     prep.add_argument("--out", type=Path, default=ASSETS)
-    for name in ("run", "one", "maxlen", "verify"):
+    for name in ("run", "one", "maxlen", "verify", "sweep"):
         sub = commands.add_parser(name)
         sub.add_argument("--assets", type=Path, default=ASSETS)
         sub.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
@@ -400,11 +459,16 @@ def main(argv=None) -> None:
         if name == "one":
             sub.add_argument("path", choices=["project", "unsloth", "hf"])
             sub.add_argument("--dataset", required=True)
+            sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="project: a TrainConfig field; unsloth/hf: micro_batch (the effective batch stays 8)")
+        if name == "sweep":
+            sub.add_argument("--dataset", default="full-1024")
+            sub.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))
     args = parser.parse_args(argv)
     if args.command == "prepare":
         prepare(args.out)
     else:
-        {"run": run_all, "one": one, "maxlen": max_lengths, "verify": verify}[args.command](args)
+        {"run": run_all, "one": one, "maxlen": max_lengths, "verify": verify, "sweep": sweep}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,14 @@ import pytest
 
 from core.errors import UserError
 from tuning.config import Hardware, TrainConfig, resolve
-from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, longest_fitting_length, memory_advice,
-                           shape_of)
-from tuning.train import choose_batch_size
+from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, layers_to_leave_unchecked,
+                           longest_fitting_length, memory_advice, shape_of)
+from tuning.train import choose_batch_size, unchecked_layers
 
 CPU = Hardware(cuda=False)
 RTX_4090 = Hardware(cuda=True, gpu_name="NVIDIA GeForce RTX 4090", gpu_memory_gib=24.0, bf16_supported=True,
                     unsloth_importable=True)
+H200 = Hardware(cuda=True, gpu_name="NVIDIA H200", gpu_memory_gib=139.8, bf16_supported=True, unsloth_importable=True)
 SMALL_GPU = Hardware(cuda=True, gpu_name="small", gpu_memory_gib=8.0, bf16_supported=True, unsloth_importable=False)
 
 
@@ -52,6 +53,29 @@ def test_the_memory_estimate_follows_the_measured_8b_figures(batch, length, back
     """Measured on an H200 (docs/benchmarks.md); the estimate may be generous, never short by over 0.15 GiB."""
     estimate = estimate_training_gib(LLAMA3_8B, batch, length, True, backend) - CUDA_CONTEXT_GIB
     assert measured - 0.15 <= estimate <= measured + slack
+
+
+@pytest.mark.parametrize("batch, unchecked, measured", [(1, 32, 9.78), (2, 32, 13.55), (4, 32, 20.86), (8, 14, 19.79)])
+def test_the_estimate_with_layers_left_unchecked_follows_the_measured_8b_figures(batch, unchecked, measured):
+    """Unsloth, 4-bit, 1,024-token rows, measured on an H200 (bench/gpu_training.py sweep and run)."""
+    estimate = estimate_training_gib(LLAMA3_8B, batch, 1024, True, "unsloth", unchecked) - CUDA_CONTEXT_GIB
+    assert measured - 0.15 <= estimate <= measured + 1.0
+
+
+def test_layers_skip_checkpointing_only_as_far_as_the_gpu_has_room():
+    config = resolve(TrainConfig(dataset="d"), RTX_4090)
+    skipped = unchecked_layers(config, RTX_4090, LLAMA3_8B, 8)
+    assert 10 <= skipped < LLAMA3_8B.num_hidden_layers  # measured on the H200: 14 fit 22 GiB
+    assert estimate_training_gib(LLAMA3_8B, 8, 1024, True, "unsloth", skipped) <= 24.0 * 0.9
+    assert estimate_training_gib(LLAMA3_8B, 8, 1024, True, "unsloth", skipped + 1) > 24.0 * 0.9
+    assert unchecked_layers(resolve(TrainConfig(dataset="d"), H200), H200, LLAMA3_8B, 8) == 32  # room for all
+    planned = resolve(TrainConfig(dataset="d", plan_for_gpu_gib=24), H200)
+    assert unchecked_layers(planned, H200, LLAMA3_8B, 8) == skipped  # an H200 planning for a 4090 gets the 4090's
+    assert unchecked_layers(config.model_copy(update={"gradient_checkpointing": False}), RTX_4090, LLAMA3_8B, 8) == 0
+    assert layers_to_leave_unchecked(LLAMA3_8B, 8, 1024, True, "hf", 21.6) == 0  # transformers keeps every layer's
+    assert unchecked_layers(resolve(TrainConfig(dataset="d"), CPU), CPU, LLAMA3_8B, 8) == 0
+    advice = memory_advice(LLAMA3_8B, 8, 1024, True, "unsloth", "NVIDIA GeForce RTX 4090", 24.0)
+    assert f"{skipped} of 32 layers skip gradient checkpointing" in advice and f"{skipped}개는" in advice.ko
 
 
 def test_the_longest_max_length_that_fits_24_gb_is_told():

@@ -107,3 +107,20 @@ def test_chat_template_rows_longer_than_the_max_length_are_split_not_truncated(m
     examples = load_split(sample_dataset, "train")[:5]
     rows, split = tokenize_examples(examples, tokenizer, 96, "bot", "chat_template")
     assert split >= 1 and all(len(row["input_ids"]) <= 96 for row in rows)
+
+
+def test_rows_of_one_conversation_skip_the_packed_path_with_the_same_loss(model_and_rows):
+    from tuning.collators import make_collator
+
+    model, tokenizer, rows = model_and_rows
+    collate = make_collator(tokenizer.pad_token_id, packing=True, backend="hf")
+    singles = [packed_row([row]) for row in rows]
+    plain_batch = collate(singles)
+    assert "position_ids" not in plain_batch and plain_batch["attention_mask"].dim() == 2  # ordinary causal batch
+    mixed_batch = collate([packed_row(rows[:2]), packed_row(rows[2:])])
+    assert mixed_batch["attention_mask"].dim() == 4  # a row with two conversations keeps the block mask
+    with torch.no_grad():
+        plain_loss = model(**plain_batch).loss.item()
+        block_loss = model(**PackedBlockCollator(tokenizer.pad_token_id)(singles)).loss.item()
+    assert plain_loss == pytest.approx(block_loss, abs=1e-5)
+    assert collate.real_tokens == sum(len(row["input_ids"]) for row in rows) * 2

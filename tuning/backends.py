@@ -8,14 +8,15 @@ from core.errors import UserError
 from tuning.config import TrainConfig
 
 
-def load_for_training(config: TrainConfig, model_path: str):
-    """(model with LoRA adapters, tokenizer) for `config.backend`."""
+def load_for_training(config: TrainConfig, model_path: str, unchecked_layers: int = 0):
+    """(model with LoRA adapters, tokenizer) for `config.backend`; with Unsloth, `unchecked_layers`
+    decoder layers (evenly spaced) keep their activations instead of recomputing them."""
     if config.backend == "unsloth":
-        return _load_unsloth(config, model_path)
+        return _load_unsloth(config, model_path, unchecked_layers)
     return _load_hf(config, model_path)
 
 
-def _load_unsloth(config: TrainConfig, model_path: str):
+def _load_unsloth(config: TrainConfig, model_path: str, unchecked_layers: int):
     import unsloth  # noqa: F401  (must come before transformers, trl and peft are used)
     from unsloth import FastLanguageModel
 
@@ -28,6 +29,7 @@ def _load_unsloth(config: TrainConfig, model_path: str):
         lora_dropout=config.lora_dropout, bias=config.lora_bias,
         use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False,
         random_state=config.seed, max_seq_length=config.max_length, use_rslora=False, loftq_config=None,
+        checkpoint_skip_layers=unchecked_layers if config.gradient_checkpointing else 0,
     )
     return model, _with_pad_token(tokenizer)
 

@@ -35,6 +35,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(2, ge=1, description="rows per step on the device (the micro-batch)")
     gradient_accumulation_steps: int = Field(4, ge=1)
     auto_batch_size: bool = Field(True, description="keep batch × accumulation, choose the largest batch that fits")
+    plan_for_gpu_gib: float | None = Field(
+        None, gt=0, description="choose batch and checkpointing as if the GPU had this much memory (default: its own); "
+                                "24 keeps a run within what an RTX 4090 holds")
     packing: bool = Field(True, description="pack short conversations into full rows; attention stays inside each")
     prompt_format: Literal["lines", "chat_template"] = Field(
         "lines", description="lines: `user: …`/`bot: …` text as the blog post; chat_template: the tokenizer's template")
@@ -54,7 +57,8 @@ class TrainConfig(BaseModel):
     seed: int = 3407
     bf16: bool | None = Field(None, description="default: on where the GPU supports it")
     optim: str | None = Field(None, description="default: adamw_8bit on CUDA, adamw_torch on CPU")
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: bool = Field(
+        True, description="recompute activations in backward; with Unsloth, layers that fit the GPU's room skip it")
     trust_remote_code: bool = False
 
     @model_validator(mode="after")

@@ -5,6 +5,8 @@ bf16, 2026-11-28; docs/benchmarks.md):
     Unsloth 4-bit, max length 1024 (../shared/gpu/README.md): batch 2: 6.36 GiB, batch 8: 7.38 GiB
     Unsloth 4-bit, the project's setup, one step at growing lengths (bench/gpu_training.py maxlen):
         batch 1: 8,192 tokens 7.83 GiB, 32,768: 14.02, 65,536: 22.40; batch 2: 32,768: 22.41
+    Unsloth 4-bit, no checkpointing (bench/gpu_training.py sweep): 1, 2, 4 rows of 1,024 tokens:
+        9.78, 13.55, 20.86 GiB; 8 rows with 14 of 32 layers unchecked: 19.79 GiB
     transformers+PEFT+bnb NF4, SDPA, checkpointing: batch 2: 9.42 GiB, batch 8: 14.84 GiB
 The Unsloth terms follow the long rows (about 0.26 GiB per 1,000 tokens in the batch) and
 overestimate short ones by up to 0.6 GiB; they never underestimate a measurement by more than
@@ -23,6 +25,8 @@ GIB = 2**30
 CUDA_CONTEXT_GIB = 0.5            # allocator slack and kernels beyond what PyTorch reports as allocated
 # Activation bytes per token, per (layer × hidden), with gradient checkpointing, by backend.
 ACTIVATION_BYTES = {"unsloth": 2.09, "hf": 1.33}
+# The same for a layer left un-checkpointed (Unsloth only): it keeps its activations for backward.
+UNCHECKPOINTED_BYTES = 31.0
 # Logit bytes per token per vocabulary entry: Unsloth's fused cross-entropy never holds them all.
 LOGIT_BYTES = {"unsloth": 0.0, "hf": 5.9}
 # Overhead beyond weights (LoRA weights, gradients and optimizer states, buffers) at 8B, by backend;
@@ -72,17 +76,33 @@ LLAMA3_8B_PARAMETERS = LLAMA3_8B.parameters
 
 
 def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, load_in_4bit: bool,
-                          backend: str) -> float:
+                          backend: str, unchecked_layers: int = 0) -> float:
     """Peak GPU memory (allocated peak plus CUDA context) for a step at this micro-batch of
-    max_length-token rows."""
+    max_length-token rows, with `unchecked_layers` decoder layers kept out of gradient checkpointing."""
     backend = "unsloth" if backend == "unsloth" else "hf"
     layer_bytes = shape.layer_parameters * (0.5 + 0.03 if load_in_4bit else 2)  # NF4 plus its scales
     weights = layer_bytes + shape.embedding_parameters * 2                     # embeddings stay 16-bit
     tokens = batch_size * max_length
     activations = tokens * shape.num_hidden_layers * shape.hidden_size * ACTIVATION_BYTES[backend]
+    activations += tokens * unchecked_layers * shape.hidden_size * (UNCHECKPOINTED_BYTES - ACTIVATION_BYTES[backend])
     logits = tokens * shape.vocab_size * LOGIT_BYTES[backend]
     fixed = FIXED_GIB[backend] * shape.parameters / LLAMA3_8B_PARAMETERS  # optimizer states etc. grow with the model
     return round((weights + activations + logits) / GIB + fixed + CUDA_CONTEXT_GIB, 2)
+
+
+def layers_to_leave_unchecked(shape: ModelShape, batch_size: int, max_length: int, load_in_4bit: bool,
+                              backend: str, memory_gib: float) -> int:
+    """How many decoder layers may skip gradient checkpointing within `memory_gib` (Unsloth only).
+
+    Each skipped layer saves its forward's recomputation in backward: on an H200, 8 rows of 1,024
+    tokens, the 8B shape planned for a 24 GB card left 14 of 32 layers unchecked and went from 11,546
+    to 13,045 tokens/s at 19.79 GiB (docs/benchmarks.md).
+    """
+    if backend != "unsloth":
+        return 0
+    fitting = [count for count in range(shape.num_hidden_layers + 1)
+               if estimate_training_gib(shape, batch_size, max_length, load_in_4bit, backend, count) <= memory_gib]
+    return fitting[-1] if fitting else 0
 
 
 def longest_fitting_length(shape: ModelShape, batch_size: int, load_in_4bit: bool, backend: str,
@@ -148,7 +168,14 @@ def memory_advice(shape: ModelShape | None, batch_size: int, max_length: int, lo
                     line_ko + f" ⚠️ {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어가지 않습니다. 4비트를 켜거나 배치 크기나 "
                               "최대 길이를 줄이세요.")
     longest = longest_fitting_length(shape, batch_size, load_in_4bit, backend, gpu_memory_gib * 0.9)
-    return Text(line + f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB), up to a max length of about "
-                       f"{longest:,} tokens at this batch.",
-                line_ko + f" {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어갑니다. 이 배치 크기로 최대 길이 약 "
-                          f"{longest:,} 토큰까지 됩니다.")
+    line += f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB), up to a max length of about {longest:,} tokens at this batch."
+    line_ko += (f" {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어갑니다. 이 배치 크기로 최대 길이 약 {longest:,} 토큰까지 "
+                "됩니다.")
+    unchecked = layers_to_leave_unchecked(shape, batch_size, max_length, load_in_4bit, backend, gpu_memory_gib * 0.9)
+    if unchecked:
+        total = estimate_training_gib(shape, batch_size, max_length, load_in_4bit, backend, unchecked)
+        line += (f" The room left lets {unchecked} of {shape.num_hidden_layers} layers skip gradient checkpointing "
+                 f"(faster; about {total:.1f} GiB in all).")
+        line_ko += (f" 남는 메모리로 {shape.num_hidden_layers}개 층 중 {unchecked}개는 그래디언트 체크포인팅 없이 "
+                    f"학습합니다(더 빠름, 모두 약 {total:.1f} GiB).")
+    return Text(line, line_ko)

@@ -122,11 +122,14 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
 
     shape = ModelShape.from_folder(model_path)
     _refuse_impossible(shape, hardware, config)
-    model, tokenizer = load_for_training(config, model_path)
-    train_set, val_set = _datasets(config, tokenizer)
     batch_size, accumulation = choose_batch_size(config, hardware, shape)
+    unchecked = unchecked_layers(config, hardware, shape, batch_size)
+    model, tokenizer = load_for_training(config, model_path, unchecked)
+    train_set, val_set = _datasets(config, tokenizer)
+    checkpointing = (f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed"
+                     if config.gradient_checkpointing and unchecked else "")
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
-          f"{accumulation}, {len(train_set)} training rows, packing {config.packing}", flush=True)
+          f"{accumulation}, {len(train_set)} training rows, packing {config.packing}{checkpointing}", flush=True)
     trainer, collator = _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = trainer.state.global_step
@@ -166,11 +169,30 @@ def choose_batch_size(config: TrainConfig, hardware: Hardware, shape) -> tuple[i
     candidates = [size for size in range(effective, 0, -1) if effective % size == 0]
     from tuning.memory import estimate_training_gib
 
-    budget = hardware.gpu_memory_gib * 0.9
+    budget = memory_budget_gib(config, hardware)
     for size in candidates:
         if estimate_training_gib(shape, size, config.max_length, config.load_in_4bit, config.backend) <= budget:
             return size, effective // size
     return 1, effective
+
+
+def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
+    """What a step may take on this GPU (or on the smaller one the config plans for), leaving 10% spare."""
+    memory = hardware.gpu_memory_gib
+    if config.plan_for_gpu_gib:
+        memory = min(memory, config.plan_for_gpu_gib)
+    return memory * 0.9
+
+
+def unchecked_layers(config: TrainConfig, hardware: Hardware, shape, batch_size: int) -> int:
+    """Decoder layers that skip gradient checkpointing: as many as the memory left at this batch holds
+    (Unsloth on CUDA only; 0 when checkpointing is off, since then no layer is checkpointed)."""
+    if not (config.gradient_checkpointing and hardware.cuda and shape is not None):
+        return 0
+    from tuning.memory import layers_to_leave_unchecked
+
+    return layers_to_leave_unchecked(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
+                                     memory_budget_gib(config, hardware))
 
 
 def _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware):
