@@ -109,8 +109,34 @@ def test_out_of_memory_and_full_disk_get_advice_not_a_traceback():
     from tuning.train import _explain
 
     advice = _explain(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert "ran out of memory" in advice and "Lower the batch size" in advice and "max length" in advice
+    assert "ran out of memory" in advice and "lower the batch size" in advice and "max length" in advice
+    assert "every layer under gradient checkpointing" in advice
     assert "disk is full" in _explain(OSError(errno.ENOSPC, "No space left on device"))
+
+
+def test_after_running_out_of_gpu_memory_a_resume_checkpoints_every_layer(tmp_path):
+    import os
+
+    import torch
+
+    from tuning.runs import RunDir
+    from tuning.train import _fail_from
+
+    config = resolve(TrainConfig(dataset="d"), RTX_4090)
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_status("running", pid=os.getpid())  # as the training process writes it
+    assert unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run) > 0
+    assert _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == 1
+    status = run.status()
+    assert status["state"] == "failed" and status["checkpoint_every_layer"] is True
+    assert "모든 층에 그래디언트 체크포인팅" in status["error_ko"]
+    run.write_status("running", pid=os.getpid(), step=40)  # what a resume writes first: the flag stays
+    assert unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run) == 0
+    other = RunDir(tmp_path / "other")
+    other.path.mkdir()
+    _fail_from(other, ValueError("something else"))
+    assert "checkpoint_every_layer" not in other.status()
 
 
 def test_the_demo_models_shape_is_known_before_it_is_built(demo_model_dir, tmp_path):

@@ -106,7 +106,7 @@ def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardw
         return _fail(run, err)
     except Exception as err:  # noqa: BLE001 - the run must end as "failed" with a reason, whatever broke
         traceback.print_exc()
-        return _fail(run, _explain(err))
+        return _fail_from(run, err)
     run.write_status(outcome["state"], **{k: v for k, v in outcome.items() if k != "state"})
     print(f"{outcome['state']} at step {outcome['step']}", flush=True)
     return 0
@@ -123,7 +123,7 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     shape = ModelShape.from_folder(model_path)
     _refuse_impossible(shape, hardware, config)
     batch_size, accumulation = choose_batch_size(config, hardware, shape)
-    unchecked = unchecked_layers(config, hardware, shape, batch_size)
+    unchecked = unchecked_layers(config, hardware, shape, batch_size, run)
     model, tokenizer = load_for_training(config, model_path, unchecked)
     train_set, val_set = _datasets(config, tokenizer)
     checkpointing = (f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed"
@@ -184,10 +184,14 @@ def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
     return memory * 0.9
 
 
-def unchecked_layers(config: TrainConfig, hardware: Hardware, shape, batch_size: int) -> int:
+def unchecked_layers(config: TrainConfig, hardware: Hardware, shape, batch_size: int, run: RunDir | None = None) -> int:
     """Decoder layers that skip gradient checkpointing: as many as the memory left at this batch holds
-    (Unsloth on CUDA only; 0 when checkpointing is off, since then no layer is checkpointed)."""
+    (Unsloth on CUDA only; 0 when checkpointing is off, since then no layer is checkpointed). None
+    for a run that ran out of GPU memory before: those layers are the first thing to give back."""
     if not (config.gradient_checkpointing and hardware.cuda and shape is not None):
+        return 0
+    if run is not None and (run.status() or {}).get("checkpoint_every_layer"):
+        print("this run ran out of GPU memory before: every layer is checkpointed now", flush=True)
         return 0
     from tuning.memory import layers_to_leave_unchecked
 
@@ -255,14 +259,22 @@ def _refuse_impossible(shape, hardware: Hardware, config: TrainConfig) -> None:
                                "4비트를 켜거나 최대 길이를 줄이세요.")
 
 
-def _explain(err: Exception) -> str:
+def _out_of_memory(err: Exception) -> bool:
     import torch
 
-    if isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower():
-        return Text("The GPU ran out of memory. Lower the batch size (or turn auto batch size on), the max length, "
-                    "or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.",
-                    "GPU 메모리가 부족합니다. 배치 크기를 줄이거나(또는 자동 배치 크기를 켜거나), 최대 길이나 "
-                    "LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 남아 있습니다.")
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def _explain(err: Exception) -> str:
+    if _out_of_memory(err):
+        return Text("The GPU ran out of memory. Resume continues from the last checkpoint with every layer under "
+                    "gradient checkpointing, which needs less memory. If that runs out too, lower the batch size "
+                    "(or turn auto batch size on), the max length, or the LoRA rank; or turn 4-bit loading on. "
+                    "Checkpoints so far are kept.",
+                    "GPU 메모리가 부족합니다. 이어서 학습하면 마지막 체크포인트부터 모든 층에 그래디언트 "
+                    "체크포인팅을 적용해 메모리를 덜 씁니다. 그래도 부족하면 배치 크기를 줄이거나(또는 자동 배치 "
+                    "크기를 켜거나), 최대 길이나 LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 "
+                    "남아 있습니다.")
     if isinstance(err, OSError) and err.errno == 28:
         return Text("The disk is full. Free some space, then press Resume: checkpoints so far are kept.",
                     "디스크가 가득 찼습니다. 공간을 확보한 뒤 이어서 학습을 누르세요. "
@@ -270,10 +282,16 @@ def _explain(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _fail(run: RunDir, message: str | UserError) -> int:
+def _fail_from(run: RunDir, err: Exception) -> int:
+    """Ends the run as failed by an unexpected error; after running out of GPU memory, a resume
+    checkpoints every layer."""
+    return _fail(run, _explain(err), **({"checkpoint_every_layer": True} if _out_of_memory(err) else {}))
+
+
+def _fail(run: RunDir, message: str | UserError, **fields) -> int:
     """Ends the run as failed: status.json's `error` in English, `error_ko` where a translation exists."""
     print(f"failed: {text_in(message, env_lang())}", file=sys.stderr, flush=True)
-    run.write_status("failed", error=message)
+    run.write_status("failed", error=message, **fields)
     return 1
 
 
