@@ -23,6 +23,7 @@ from core.i18n import Text
 
 GIB = 2**30
 CUDA_CONTEXT_GIB = 0.5            # allocator slack and kernels beyond what PyTorch reports as allocated
+USABLE_SHARE = 0.9                # of a GPU's memory that training plans to use; the rest stays spare
 # Activation bytes per token, per (layer × hidden), with gradient checkpointing, by backend.
 ACTIVATION_BYTES = {"unsloth": 2.09, "hf": 1.33}
 # The same for a layer left un-checkpointed (Unsloth only): it keeps its activations for backward.
@@ -162,16 +163,17 @@ def memory_advice(shape: ModelShape | None, batch_size: int, max_length: int, lo
     if gpu_memory_gib is None:
         return Text(line + " No NVIDIA GPU here: training runs on the CPU, which suits the demo model only.",
                     line_ko + " NVIDIA GPU가 없습니다. 학습은 CPU에서 진행되며, 데모 모델에만 적합합니다.")
-    if need > gpu_memory_gib * 0.9:
+    budget = gpu_memory_gib * USABLE_SHARE
+    if need > budget:
         return Text(line + f" ⚠️ This will not fit {gpu_name} ({gpu_memory_gib:.0f} GiB): "
                            "turn 4-bit on, or lower the batch or max length.",
                     line_ko + f" ⚠️ {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어가지 않습니다. 4비트를 켜거나 배치 크기나 "
                               "최대 길이를 줄이세요.")
-    longest = longest_fitting_length(shape, batch_size, load_in_4bit, backend, gpu_memory_gib * 0.9)
+    longest = longest_fitting_length(shape, batch_size, load_in_4bit, backend, budget)
     line += f" Fits {gpu_name} ({gpu_memory_gib:.0f} GiB), up to a max length of about {longest:,} tokens at this batch."
     line_ko += (f" {gpu_name}({gpu_memory_gib:.0f} GiB)에 들어갑니다. 이 배치 크기로 최대 길이 약 {longest:,} 토큰까지 "
                 "됩니다.")
-    unchecked = layers_to_leave_unchecked(shape, batch_size, max_length, load_in_4bit, backend, gpu_memory_gib * 0.9)
+    unchecked = layers_to_leave_unchecked(shape, batch_size, max_length, load_in_4bit, backend, budget)
     if unchecked:
         total = estimate_training_gib(shape, batch_size, max_length, load_in_4bit, backend, unchecked)
         line += (f" The room left lets {unchecked} of {shape.num_hidden_layers} layers skip gradient checkpointing "

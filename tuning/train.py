@@ -126,8 +126,7 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     unchecked = unchecked_layers(config, hardware, shape, batch_size, run)
     model, tokenizer = load_for_training(config, model_path, unchecked)
     train_set, val_set = _datasets(config, tokenizer)
-    checkpointing = (f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed"
-                     if config.gradient_checkpointing and unchecked else "")
+    checkpointing = f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed" if unchecked else ""
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
           f"{accumulation}, {len(train_set)} training rows, packing {config.packing}{checkpointing}", flush=True)
     trainer, collator = _trainer(config, run, model, tokenizer, train_set, val_set, batch_size, accumulation, stop, hardware)
@@ -177,16 +176,18 @@ def choose_batch_size(config: TrainConfig, hardware: Hardware, shape) -> tuple[i
 
 
 def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
-    """What a step may take on this GPU (or on the smaller one the config plans for), leaving 10% spare."""
+    """What a step may take on this GPU (or on the smaller one the config plans for), leaving some spare."""
+    from tuning.memory import USABLE_SHARE
+
     memory = hardware.gpu_memory_gib
     if config.plan_for_gpu_gib:
         memory = min(memory, config.plan_for_gpu_gib)
-    return memory * 0.9
+    return memory * USABLE_SHARE
 
 
 def unchecked_layers(config: TrainConfig, hardware: Hardware, shape, batch_size: int, run: RunDir | None = None) -> int:
     """Decoder layers that skip gradient checkpointing: as many as the memory left at this batch holds
-    (Unsloth on CUDA only; 0 when checkpointing is off, since then no layer is checkpointed). None
+    (Unsloth on CUDA only; 0 when checkpointing is off, since then no layer is checkpointed). 0 too
     for a run that ran out of GPU memory before: those layers are the first thing to give back."""
     if not (config.gradient_checkpointing and hardware.cuda and shape is not None):
         return 0
