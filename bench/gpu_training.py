@@ -14,7 +14,8 @@ Datasets: `full-1024`: conversations of 1,000-1,024 tokens (full rows); `sample`
 sample as prepared for training, repeated, with its real length distribution. Paths:
   project  `python -m tuning.train` with the defaults the Train tab launches (seed recipe: auto batch,
            packing, Unsloth), only the dataset, base model and step count set, planned for a 24 GB
-           card (`plan_for_gpu_gib`: batch and un-checkpointed layers as an RTX 4090 would get);
+           card (`plan_for_gpu_gib`: batch and un-checkpointed layers as an RTX 4090 would get, and
+           PyTorch's allocator held to the 23.5 GiB such a card leaves after its CUDA context);
   unsloth  Unsloth with the seed's exact recipe: batch 2 x accumulation 4, no packing;
   hf       transformers + PEFT + bitsandbytes NF4, SDPA, gradient checkpointing, the seed's recipe.
 All three see the same tokenized rows. Tokens/s counts real (non-padding) tokens only, from step
@@ -238,7 +239,8 @@ def _project(args, dataset_dir: Path) -> dict:
     tokens = sum(row["tokens_per_s"] * (row["time"] - previous[row["step"] - WARM_STEPS]["time"]) for row in timed)
     seconds = timed[-1]["time"] - rows[0]["time"]
     setup = next((line for line in finished.stdout.splitlines() if line.startswith("backend ")), "")
-    return {"tokens_per_s": round(tokens / seconds, 1), "peak_gib": rows[-1]["gpu_memory_gib"],
+    held = next((line for line in finished.stdout.splitlines() if line.startswith("GPU memory held")), None)
+    return {"memory_cap": held, "tokens_per_s": round(tokens / seconds, 1), "peak_gib": rows[-1]["gpu_memory_gib"],
             "seconds_per_step": round(seconds / (args.steps - WARM_STEPS), 3), "setup": setup,
             "final_loss": rows[-1]["loss"], "run_dir": str(run_dir)}
 

@@ -6,7 +6,7 @@ import pytest
 from core.errors import UserError
 from tuning.config import Hardware, TrainConfig, resolve
 from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, layers_to_leave_unchecked,
-                           longest_fitting_length, memory_advice, shape_of)
+                           longest_fitting_length, memory_advice, planned_memory_fraction, shape_of)
 from tuning.train import choose_batch_size, unchecked_layers
 
 CPU = Hardware(cuda=False)
@@ -76,6 +76,15 @@ def test_layers_skip_checkpointing_only_as_far_as_the_gpu_has_room():
     assert unchecked_layers(resolve(TrainConfig(dataset="d"), CPU), CPU, LLAMA3_8B, 8) == 0
     advice = memory_advice(LLAMA3_8B, 8, 1024, True, "unsloth", "NVIDIA GeForce RTX 4090", 24.0)
     assert f"{skipped} of 32 layers skip gradient checkpointing" in advice and f"{skipped}개는" in advice.ko
+
+
+def test_planning_for_a_smaller_card_caps_the_allocator_at_what_that_card_leaves():
+    fraction = planned_memory_fraction(24, H200.gpu_memory_gib)
+    assert abs(fraction * H200.gpu_memory_gib - (24 - CUDA_CONTEXT_GIB)) < 1e-9
+    assert planned_memory_fraction(None, H200.gpu_memory_gib) is None  # no plan: the whole GPU
+    assert planned_memory_fraction(24, RTX_4090.gpu_memory_gib) is None  # already that card
+    assert planned_memory_fraction(200, H200.gpu_memory_gib) is None  # a bigger plan holds nothing back
+    assert planned_memory_fraction(24, None) is None  # no GPU
 
 
 def test_the_longest_max_length_that_fits_24_gb_is_told():

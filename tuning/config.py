@@ -36,8 +36,8 @@ class TrainConfig(BaseModel):
     gradient_accumulation_steps: int = Field(4, ge=1)
     auto_batch_size: bool = Field(True, description="keep batch × accumulation, choose the largest batch that fits")
     plan_for_gpu_gib: float | None = Field(
-        None, gt=0, description="choose batch and checkpointing as if the GPU had this much memory (default: its own); "
-                                "24 keeps a run within what an RTX 4090 holds")
+        None, gt=0, description="choose batch and checkpointing as if the GPU had this much memory (default: its own) "
+                                "and let the run allocate no more; 24 keeps a run within what an RTX 4090 holds")
     packing: bool = Field(True, description="pack short conversations into full rows; attention stays inside each")
     prompt_format: Literal["lines", "chat_template"] = Field(
         "lines", description="lines: `user: …`/`bot: …` text as the blog post; chat_template: the tokenizer's template")

@@ -35,6 +35,14 @@ LOGIT_BYTES = {"unsloth": 0.0, "hf": 5.9}
 FIXED_GIB = {"unsloth": 0.44, "hf": 2.24}
 
 
+def planned_memory_fraction(plan_gib: float | None, gpu_gib: float | None) -> float | None:
+    """The share of this GPU that PyTorch may allocate when a run plans for a smaller card: that
+    card's memory less its CUDA context. None when there is no smaller plan to hold to."""
+    if not plan_gib or not gpu_gib or plan_gib >= gpu_gib:
+        return None
+    return max(plan_gib - CUDA_CONTEXT_GIB, 0.0) / gpu_gib
+
+
 @dataclass(frozen=True)
 class ModelShape:
     hidden_size: int

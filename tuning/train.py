@@ -124,6 +124,7 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     _refuse_impossible(shape, hardware, config)
     batch_size, accumulation = choose_batch_size(config, hardware, shape)
     unchecked = unchecked_layers(config, hardware, shape, batch_size, run)
+    _hold_to_planned_gpu(config, hardware)
     model, tokenizer = load_for_training(config, model_path, unchecked)
     train_set, val_set = _datasets(config, tokenizer)
     checkpointing = f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed" if unchecked else ""
@@ -183,6 +184,21 @@ def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
     if config.plan_for_gpu_gib:
         memory = min(memory, config.plan_for_gpu_gib)
     return memory * USABLE_SHARE
+
+
+def _hold_to_planned_gpu(config: TrainConfig, hardware: Hardware) -> None:
+    """Planning for a smaller card also caps the allocator there, so a run that would not fit that
+    card runs out of memory here too, rather than passing on the bigger GPU."""
+    from tuning.memory import planned_memory_fraction
+
+    fraction = planned_memory_fraction(config.plan_for_gpu_gib, hardware.gpu_memory_gib)
+    if fraction is None or not hardware.cuda:
+        return
+    import torch
+
+    torch.cuda.set_per_process_memory_fraction(fraction)
+    print(f"GPU memory held to {fraction * hardware.gpu_memory_gib:.1f} GiB of {hardware.gpu_memory_gib:.0f} "
+          f"(planned for a {config.plan_for_gpu_gib:g} GiB card)", flush=True)
 
 
 def unchecked_layers(config: TrainConfig, hardware: Hardware, shape, batch_size: int, run: RunDir | None = None) -> int:
