@@ -6,6 +6,8 @@ script and transformers + PEFT + bitsandbytes, on a random-weight model of Llama
     .venv/bin/python bench/gpu_training.py prepare
     # on the GPU machine, carrying .gpu and .whl (see ../shared/gpu/README.md)
     python3 bench/gpu_training.py run --datasets full-1024 sample --paths project unsloth hf --out $OUT
+    # (about 11 minutes in all, more than one device call's 10: the rows are saved as they finish, so a
+    #  call cut short is completed by the next on the same warm machine with --datasets/--paths)
     python3 bench/gpu_training.py maxlen --out $OUT     # longest max length within 22 GiB, batch 1 and 2
     python3 bench/gpu_training.py verify --out $OUT     # demo and 8B runs: adapter loads back and generates
     python3 bench/gpu_training.py sweep --out $OUT      # project settings on full-1024: why is it as fast as it is
