@@ -117,9 +117,11 @@ def test_out_of_memory_and_full_disk_get_advice_not_a_traceback():
 
     from tuning.train import _explain
 
-    advice = _explain(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert "ran out of memory" in advice and "lower the batch size" in advice and "max length" in advice
-    assert "every layer under gradient checkpointing" in advice
+    out_of_memory = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    advice = _explain(out_of_memory)
+    assert "ran out of memory" in advice and "Lower the batch size" in advice and "max length" in advice
+    assert "every layer" not in advice  # nothing left to checkpoint: no promise that a retry helps
+    assert "tries again by itself with every layer checkpointed" in _explain(out_of_memory, unchecked_layers=14)
     assert "disk is full" in _explain(OSError(errno.ENOSPC, "No space left on device"))
 
 
@@ -134,8 +136,9 @@ def test_after_running_out_of_gpu_memory_a_resume_checkpoints_every_layer(tmp_pa
     config = resolve(TrainConfig(dataset="d"), RTX_4090)
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    run.write_status("running", pid=os.getpid())  # as the training process writes it
-    assert unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run) > 0
+    planned = unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run)
+    assert planned > 0
+    run.write_status("running", pid=os.getpid(), unchecked_layers=planned)  # as the training process writes it
     assert _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == 1
     status = run.status()
     assert status["state"] == "failed" and status["checkpoint_every_layer"] is True

@@ -76,6 +76,30 @@ def test_start_watch_progress_stop_and_refuse_a_second_start(app):
     wait_for_views(reloaded, "ui-run", lambda p, *_: "stopped" in p)
 
 
+def test_resume_starts_a_run_that_died_before_its_first_checkpoint_over(app):
+    import os
+    import signal
+
+    url, workspace_dir = app
+    client = Client(url, verbose=False)
+    settings = list(DEMO)
+    settings[16] = 1000  # save steps: no checkpoint before it dies
+    client.predict("no-checkpoint", *settings, api_name="/start_training")
+    run = RunDir(workspace_dir / "runs" / "no-checkpoint")
+    wait_for_views(client, "no-checkpoint", lambda *_: (run.status().get("step") or 0) >= 2)
+    os.kill(run.status()["pid"], signal.SIGKILL)
+    wait_for_views(client, "no-checkpoint", lambda p, *_: "failed" in p)
+    assert run.last_checkpoint() is None
+
+    message, command = client.predict("no-checkpoint", api_name="/resume_training")
+    assert "over from step 0" in message and "--resume" in command
+    wait_for_views(client, "no-checkpoint", lambda *_: run.status()["state"] == "running"
+                   and (run.status().get("step") or 0) >= 2)
+    assert run.status()["resumed_from"] is None
+    client.predict("no-checkpoint", api_name="/stop_training")
+    wait_for_views(client, "no-checkpoint", lambda p, *_: "stopped" in p)
+
+
 def test_bad_settings_are_refused_with_a_message(app):
     url, _ = app
     bad = list(DEMO)

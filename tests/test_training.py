@@ -132,6 +132,47 @@ def test_a_killed_run_is_reported_failed_and_keeps_its_checkpoints(workspace, de
     assert run.last_checkpoint() is not None and (run.last_checkpoint() / "adapter_model.safetensors").is_file()
 
 
+def test_a_run_out_of_gpu_memory_before_its_first_checkpoint_tries_again_from_step_0(
+        workspace, demo_model_dir, sample_dataset, tmp_path):
+    """The likeliest out-of-memory comes in the first steps. A run that had layers skipping gradient
+    checkpointing then starts over by itself, every layer checkpointed. The process dies for real here;
+    the out-of-memory error itself is raised in the test, since there is no GPU."""
+    import torch
+
+    from tuning.runs import train_command as launched_command
+    from tuning.train import _fail_from, _relaunch, retry_after_out_of_memory
+
+    run = RunDir(tmp_path / "run")
+    config = write_config(tmp_path, save_steps=1000)
+    process = start_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "400"))
+    try:
+        wait_for(lambda: (run.status().get("step") or 0) >= 1, what="step 1")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert run.last_checkpoint() is None
+    run.write_status("running", pid=os.getpid(), unchecked_layers=14)  # as a GPU run records its plan
+    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert "tries again by itself" in run.status()["error"] and retry_after_out_of_memory(run)
+
+    command = launched_command(str(sample_dataset), "demo", run.path, resume=True) + [
+        "--workspace", str(workspace.root), "--max-steps", "4"]
+    assert _relaunch(command, run) == 0
+    status = run.status()
+    assert status["state"] == "completed" and status["step"] == 4 and status["resumed_from"] is None
+    assert status["unchecked_layers"] == 0 and status["checkpoint_every_layer"] is True
+    assert [row["step"] for row in run.metrics() if "loss" in row] == [2, 4]  # the killed attempt's rows are gone
+    assert "starting it over from step 0" in run.log_path.read_text()
+    assert not retry_after_out_of_memory(run)
+    run.write_status("failed", error="out of memory again")  # a second out-of-memory: no endless retries
+    assert not retry_after_out_of_memory(run)
+    run.write_status("running", pid=os.getpid(), unchecked_layers=14)
+    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    run.write_status("running", pid=os.getpid(), unchecked_layers=0)  # what the next attempt writes first
+    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))  # out of memory before it planned
+    assert not retry_after_out_of_memory(run)
+
+
 @pytest.mark.parametrize("values, message", [
     ({"lora_r": 0}, "lora_r"),
     ({"max_steps": 0}, "max_steps must be -1"),

@@ -37,13 +37,11 @@ def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Ha
 
 
 def resume(workspace: Workspace, run: RunDir) -> list[str]:
+    """Continues a stopped or failed run from its last checkpoint, or from step 0 if it has none."""
     state = run.status().get("state")
     if state not in ("stopped", "failed"):
         raise UserError(f"Only a stopped or failed run can be resumed; {run.name} is {state}.",
                         ko=f"중지되었거나 실패한 실행만 이어서 학습할 수 있습니다. {run.name}의 상태는 {state}입니다.")
-    if run.last_checkpoint() is None:
-        raise UserError(f"{run.name} has no checkpoint to resume from; start a new run instead.",
-                        ko=f"{run.name}에는 이어서 학습할 체크포인트가 없습니다. 대신 새 실행을 시작하세요.")
     _refuse_if_busy(workspace)
     config = TrainConfig.load(run.config_path)
     command = train_command(config.dataset, config.base_model, run.path, resume=True)

@@ -23,7 +23,7 @@ from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from core.workspace import Workspace
 from tuning.config import Hardware, TrainConfig, resolve
-from tuning.runs import RunDir, training_lock
+from tuning.runs import RunDir, train_command, training_lock
 
 CPU_MAX_PARAMETERS = 2e9  # beyond this, training on a CPU would take days: refuse and say so
 
@@ -37,10 +37,46 @@ def main(argv: list[str] | None = None) -> int:
         hardware = Hardware.detect()
         config = preflight(config, hardware)
         with training_lock(workspace.root):
-            return _run(config, run, workspace, hardware, resume=args.resume)
+            code = _run(config, run, workspace, hardware, resume=args.resume)
     except UserError as err:  # refused before the run started: its status (if any) stays as it was
         print(f"error: {err.text()}", file=sys.stderr)
         return 2
+    if code and retry_after_out_of_memory(run):
+        return _relaunch(train_command(config.dataset, config.base_model, run.path, resume=True)
+                         + ["--workspace", str(workspace.root)], run)
+    return code
+
+
+def retry_after_out_of_memory(run: RunDir) -> bool:
+    """A run that ran out of GPU memory while some layers skipped gradient checkpointing gets one
+    more try with every layer checkpointed, by itself: the memory plan is an estimate, and the
+    likeliest out-of-memory comes in the first steps, before any checkpoint a user could resume."""
+    status = run.status()
+    return (status.get("state") == "failed" and bool(status.get("checkpoint_every_layer"))
+            and (status.get("unchecked_layers") or 0) > 0)
+
+
+def _relaunch(command: list[str], run: RunDir) -> int:
+    """Runs the retry in a fresh process (this one's GPU memory is not reliably given back) and
+    passes stop requests on to it."""
+    import gc
+    import subprocess
+
+    gc.collect()
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        sys.modules["torch"].cuda.empty_cache()
+    layers = run.status().get("unchecked_layers")
+    print(f"The GPU ran out of memory with {layers} layers not checkpointed: trying again with every layer "
+          "checkpointed", flush=True)
+    run.write_status("running", pid=os.getpid())  # until the retry writes its own
+    child = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent)
+    handlers = {signum: signal.signal(signum, lambda number, frame: child.send_signal(number))
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
@@ -95,7 +131,9 @@ def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardw
         run.metrics_path.unlink(missing_ok=True)
     run.stop_path.unlink(missing_ok=True)
     stop = _StopRequest(run)
-    run.write_status("running", pid=os.getpid(), started_at=time.time(), resumed_from=checkpoint and checkpoint.name)
+    # unchecked_layers: 0 until this attempt plans its layers, so a failure before that is never retried
+    run.write_status("running", pid=os.getpid(), started_at=time.time(), resumed_from=checkpoint and checkpoint.name,
+                     unchecked_layers=0)
     print(f"run {run.path} (pid {os.getpid()})", flush=True)
     try:
         config.save(run.config_path)
@@ -124,6 +162,7 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     _refuse_impossible(shape, hardware, config)
     batch_size, accumulation = choose_batch_size(config, hardware, shape)
     unchecked = unchecked_layers(config, hardware, shape, batch_size, run)
+    run.write_status("running", unchecked_layers=unchecked)
     _hold_to_planned_gpu(config, hardware)
     model, tokenizer = load_for_training(config, model_path, unchecked)
     train_set, val_set = _datasets(config, tokenizer)
@@ -282,16 +321,21 @@ def _out_of_memory(err: Exception) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
 
-def _explain(err: Exception) -> str:
+def _explain(err: Exception, unchecked_layers: int = 0) -> str:
+    if _out_of_memory(err) and unchecked_layers:
+        return Text(f"The GPU ran out of memory with {unchecked_layers} layers not under gradient checkpointing. "
+                    "The run tries again by itself with every layer checkpointed, which needs less memory; Resume "
+                    "does the same. If that runs out too, lower the batch size (or turn auto batch size on), the max "
+                    "length, or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.",
+                    f"그래디언트 체크포인팅을 하지 않은 층 {unchecked_layers}개 때문에 GPU 메모리가 부족합니다. "
+                    "모든 층에 그래디언트 체크포인팅을 적용해 메모리를 덜 쓰도록 자동으로 다시 시도하며, 이어서 "
+                    "학습해도 같습니다. 그래도 부족하면 배치 크기를 줄이거나(또는 자동 배치 크기를 켜거나), 최대 "
+                    "길이나 LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 남아 있습니다.")
     if _out_of_memory(err):
-        return Text("The GPU ran out of memory. Resume continues from the last checkpoint with every layer under "
-                    "gradient checkpointing, which needs less memory. If that runs out too, lower the batch size "
-                    "(or turn auto batch size on), the max length, or the LoRA rank; or turn 4-bit loading on. "
-                    "Checkpoints so far are kept.",
-                    "GPU 메모리가 부족합니다. 이어서 학습하면 마지막 체크포인트부터 모든 층에 그래디언트 "
-                    "체크포인팅을 적용해 메모리를 덜 씁니다. 그래도 부족하면 배치 크기를 줄이거나(또는 자동 배치 "
-                    "크기를 켜거나), 최대 길이나 LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 "
-                    "남아 있습니다.")
+        return Text("The GPU ran out of memory. Lower the batch size (or turn auto batch size on), the max length, "
+                    "or the LoRA rank; or turn 4-bit loading on. Checkpoints so far are kept.",
+                    "GPU 메모리가 부족합니다. 배치 크기를 줄이거나(또는 자동 배치 크기를 켜거나), 최대 길이나 "
+                    "LoRA rank를 줄이거나, 4비트 로딩을 켜세요. 지금까지의 체크포인트는 남아 있습니다.")
     if isinstance(err, OSError) and err.errno == 28:
         return Text("The disk is full. Free some space, then press Resume: checkpoints so far are kept.",
                     "디스크가 가득 찼습니다. 공간을 확보한 뒤 이어서 학습을 누르세요. "
@@ -300,9 +344,10 @@ def _explain(err: Exception) -> str:
 
 
 def _fail_from(run: RunDir, err: Exception) -> int:
-    """Ends the run as failed by an unexpected error; after running out of GPU memory, a resume
-    checkpoints every layer."""
-    return _fail(run, _explain(err), **({"checkpoint_every_layer": True} if _out_of_memory(err) else {}))
+    """Ends the run as failed by an unexpected error; after running out of GPU memory, any retry or
+    resume checkpoints every layer."""
+    unchecked = run.status().get("unchecked_layers") or 0
+    return _fail(run, _explain(err, unchecked), **({"checkpoint_every_layer": True} if _out_of_memory(err) else {}))
 
 
 def _fail(run: RunDir, message: str | UserError, **fields) -> int:
@@ -312,15 +357,16 @@ def _fail(run: RunDir, message: str | UserError, **fields) -> int:
     return 1
 
 
-def _checkpoint_to_resume(run: RunDir) -> Path:
+def _checkpoint_to_resume(run: RunDir) -> Path | None:
     state = (run.status() or {}).get("state")
     if state == "completed":
         raise UserError(f"The run {run.name} has already completed; start a new run to train more.",
                         ko=f"실행 {run.name}은(는) 이미 끝났습니다. 더 학습하려면 새 실행을 시작하세요.")
     checkpoint = run.last_checkpoint()
-    if checkpoint is None:
-        raise UserError(f"The run {run.name} has no checkpoint to resume from; start it again instead.",
-                        ko=f"실행 {run.name}에는 이어서 학습할 체크포인트가 없습니다. 대신 처음부터 다시 시작하세요.")
+    if checkpoint is None:  # it ended before its first checkpoint: start over with the same settings
+        print(f"{run.name} has no checkpoint yet: starting it over from step 0", flush=True)
+        run.metrics_path.unlink(missing_ok=True)
+        return None
     step = int(checkpoint.name.rsplit("-", 1)[-1])
     kept = [row for row in run.metrics() if row.get("step", 0) <= step]
     fileio.write_text(run.metrics_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))

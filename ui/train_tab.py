@@ -117,10 +117,15 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     @user_errors
     def on_resume(selected):
         run = _selected_run(workspace, selected)
+        checkpoint = run.last_checkpoint()
         launched = launcher.resume(workspace, run)
-        checkpoint = run.last_checkpoint().name
-        return (say(f"Resuming **{run.name}** from {checkpoint}.", f"**{run.name}**: {checkpoint}부터 이어서 학습합니다."),
-                shlex.join(launched))
+        if checkpoint is None:
+            told = say(f"Starting **{run.name}** over from step 0 (it has no checkpoint yet), with the same settings.",
+                       f"**{run.name}**: 체크포인트가 아직 없어 같은 설정으로 0단계부터 다시 시작합니다.")
+        else:
+            told = say(f"Resuming **{run.name}** from {checkpoint.name}.",
+                       f"**{run.name}**: {checkpoint.name}부터 이어서 학습합니다.")
+        return told, shlex.join(launched)
 
     def on_estimate(*values):
         try:  # resolve: the same automatic choices the training process makes
