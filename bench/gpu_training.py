@@ -11,6 +11,7 @@ script and transformers + PEFT + bitsandbytes, on a random-weight model of Llama
     python3 bench/gpu_training.py maxlen --out $OUT     # longest max length within 22 GiB, batch 1 and 2
     python3 bench/gpu_training.py verify --out $OUT     # demo and 8B runs: adapter loads back and generates
     python3 bench/gpu_training.py sweep --out $OUT      # project settings on full-1024: why is it as fast as it is
+    python3 bench/gpu_training.py oomretry --out $OUT   # a real out-of-memory: the run retries, every layer checkpointed
 
 Datasets: `full-1024`: conversations of 1,000-1,024 tokens (full rows); `sample`: the bundled chat
 sample as prepared for training, repeated, with its real length distribution. Paths:
@@ -400,6 +401,57 @@ def verify(args) -> None:
     _save(args.out, "gpu_verify", results)
 
 
+# Another process that takes all of the GPU's free memory but LEFT_FREE_GIB and holds it.
+MEMORY_HOG = """
+import sys, time, torch
+free, _ = torch.cuda.mem_get_info()
+held = torch.empty(free - int(float(sys.argv[1]) * 2**30), dtype=torch.uint8, device="cuda")
+print("holding", round(held.numel() / 2**30, 1), "GiB", flush=True)
+time.sleep(3600)
+"""
+LEFT_FREE_GIB = 18.0
+
+
+def oom_retry(args) -> None:
+    """A real out-of-memory: the 8B shape planned for the whole H200 (every layer unchecked), then,
+    once the training process has planned, another process takes all but LEFT_FREE_GIB of the card.
+    The run must run out of memory, try again by itself with every layer checkpointed, and complete."""
+    from tuning.config import TrainConfig
+    from tuning.runs import RunDir, train_command
+
+    model_dir = make_8b_model(args.assets)
+    run = RunDir(Path(tempfile.mkdtemp(prefix="run-oom-")))
+    config = TrainConfig.recipe("seed_qlora", dataset=str(args.assets / "datasets" / "full-1024"),
+                                base_model=str(model_dir), max_steps=args.steps, logging_steps=WARM_STEPS,
+                                save_steps=10 * args.steps)
+    config.save(run.path / "requested_config.json")
+    started = time.time()
+    training = subprocess.Popen(train_command(config.dataset, config.base_model, run.path,
+                                              run.path / "requested_config.json"),
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while not (run.status().get("unchecked_layers") or training.poll() is not None):
+        time.sleep(0.2)
+    planned = run.status().get("unchecked_layers")
+    hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE, text=True)
+    hog_said = hog.stdout.readline().strip()
+    try:
+        output, _ = training.communicate(timeout=540)
+    finally:
+        hog.kill()
+    status = run.status()
+    losses = [row for row in run.metrics() if "loss" in row]
+    result = {"planned_unchecked_layers": planned, "other_process": hog_said, "left_free_gib": LEFT_FREE_GIB,
+              "returncode": training.returncode, "state": status.get("state"), "step": status.get("step"),
+              "retried": "trying again with every layer checkpointed" in output,
+              "ran_out_of_memory": "out of memory" in output.lower(),
+              "retry_unchecked_layers": status.get("unchecked_layers"),
+              "retry_peak_gib": losses[-1]["gpu_memory_gib"] if losses else None,
+              "seconds": round(time.time() - started, 1), "log_tail": output[-1500:], **_machine(),
+              "command": f"python3 bench/gpu_training.py oomretry --steps {args.steps}"}
+    print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
+    _save(args.out, "gpu_oom_retry", [result])
+
+
 def _chat_with(run_dir: Path, base: str) -> dict:
     from inference.chat import ChatModelSpec, GenerationSettings, HfModel, chat_stream
     from inference.prompt import format_of_adapter
@@ -449,7 +501,7 @@ def main(argv=None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
     prep.add_argument("--out", type=Path, default=ASSETS)
-    for name in ("run", "one", "maxlen", "verify", "sweep"):
+    for name in ("run", "one", "maxlen", "verify", "sweep", "oomretry"):
         sub = commands.add_parser(name)
         sub.add_argument("--assets", type=Path, default=ASSETS)
         sub.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
@@ -472,7 +524,9 @@ def main(argv=None) -> None:
     if args.command == "prepare":
         prepare(args.out)
     else:
-        {"run": run_all, "one": one, "maxlen": max_lengths, "verify": verify, "sweep": sweep}[args.command](args)
+        commands_by_name = {"run": run_all, "one": one, "maxlen": max_lengths, "verify": verify, "sweep": sweep,
+                            "oomretry": oom_retry}
+        commands_by_name[args.command](args)
 
 
 if __name__ == "__main__":
