@@ -415,7 +415,8 @@ LEFT_FREE_GIB = 18.0
 def oom_retry(args) -> None:
     """A real out-of-memory: the 8B shape planned for the whole H200 (every layer unchecked), then,
     once the training process has planned, another process takes all but LEFT_FREE_GIB of the card.
-    The run must run out of memory, try again by itself with every layer checkpointed, and complete."""
+    The run must run out of memory, try again by itself with every layer checkpointed, and complete.
+    With --other-process-first, that process comes first: the plan must fit what is free."""
     from tuning.config import TrainConfig
     from tuning.runs import RunDir, train_command
 
@@ -426,14 +427,20 @@ def oom_retry(args) -> None:
                                 save_steps=10 * args.steps)
     config.save(run.path / "requested_config.json")
     started = time.time()
+    if args.other_process_first:  # the plan sees it: it should fit what is free, with no out-of-memory
+        hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE,
+                               text=True)
+        hog_said = hog.stdout.readline().strip()
     training = subprocess.Popen(train_command(config.dataset, config.base_model, run.path,
                                               run.path / "requested_config.json"),
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     while not (run.status().get("unchecked_layers") or training.poll() is not None):
         time.sleep(0.2)
     planned = run.status().get("unchecked_layers")
-    hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE, text=True)
-    hog_said = hog.stdout.readline().strip()
+    if not args.other_process_first:
+        hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE,
+                               text=True)
+        hog_said = hog.stdout.readline().strip()
     try:
         output, _ = training.communicate(timeout=540)
     finally:
@@ -444,12 +451,13 @@ def oom_retry(args) -> None:
               "returncode": training.returncode, "state": status.get("state"), "step": status.get("step"),
               "retried": "trying again with every layer checkpointed" in output,
               "ran_out_of_memory": "out of memory" in output.lower(),
-              "retry_unchecked_layers": status.get("unchecked_layers"),
-              "retry_peak_gib": losses[-1]["gpu_memory_gib"] if losses else None,
+              "last_attempt_unchecked_layers": status.get("unchecked_layers"),
+              "last_attempt_peak_gib": losses[-1]["gpu_memory_gib"] if losses else None,
               "seconds": round(time.time() - started, 1), "log_tail": output[-1500:], **_machine(),
-              "command": f"python3 bench/gpu_training.py oomretry --steps {args.steps}"}
+              "command": f"python3 bench/gpu_training.py oomretry --steps {args.steps}"
+                         + (" --other-process-first" if args.other_process_first else "")}
     print(json.dumps(result, ensure_ascii=False, indent=1), flush=True)
-    _save(args.out, "gpu_oom_retry", [result])
+    _save(args.out, "gpu_shared_plan" if args.other_process_first else "gpu_oom_retry", [result])
 
 
 def _chat_with(run_dir: Path, base: str) -> dict:
@@ -517,6 +525,9 @@ def main(argv=None) -> None:
             sub.add_argument("--dataset", required=True)
             sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                              help="project: a TrainConfig field; unsloth/hf: micro_batch (the effective batch stays 8)")
+        if name == "oomretry":
+            sub.add_argument("--other-process-first", action="store_true",
+                             help="the other process takes the memory before the run plans")
         if name == "sweep":
             sub.add_argument("--dataset", default="full-1024")
             sub.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))

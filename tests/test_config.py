@@ -78,6 +78,20 @@ def test_layers_skip_checkpointing_only_as_far_as_the_gpu_has_room():
     assert f"{skipped} of 32 layers skip gradient checkpointing" in advice and f"{skipped}개는" in advice.ko
 
 
+def test_memory_other_processes_hold_is_left_out_of_the_plan():
+    config = resolve(TrainConfig(dataset="d"), H200)
+    idle_4090 = RTX_4090.model_copy(update={"gpu_free_gib": 23.5})  # free after this process's context
+    assert choose_batch_size(config, idle_4090, LLAMA3_8B) == choose_batch_size(config, RTX_4090, LLAMA3_8B)
+    assert unchecked_layers(config, idle_4090, LLAMA3_8B, 8) == unchecked_layers(config, RTX_4090, LLAMA3_8B, 8)
+    shared_h200 = H200.model_copy(update={"gpu_free_gib": 17.5})  # a chat model and others hold the rest
+    skipped = unchecked_layers(config, shared_h200, LLAMA3_8B, 8)
+    assert 0 < skipped < unchecked_layers(config, RTX_4090, LLAMA3_8B, 8)
+    assert estimate_training_gib(LLAMA3_8B, 8, 1024, True, "unsloth", skipped) <= (17.5 + CUDA_CONTEXT_GIB) * 0.9
+    crowded = H200.model_copy(update={"gpu_free_gib": 6.0})
+    batch, accumulation = choose_batch_size(config, crowded, LLAMA3_8B)
+    assert batch < 8 and batch * accumulation == 8 and unchecked_layers(config, crowded, LLAMA3_8B, batch) == 0
+
+
 def test_planning_for_a_smaller_card_caps_the_allocator_at_what_that_card_leaves():
     fraction = planned_memory_fraction(24, H200.gpu_memory_gib)
     assert abs(fraction * H200.gpu_memory_gib - (24 - CUDA_CONTEXT_GIB)) < 1e-9

@@ -109,11 +109,14 @@ class Hardware(BaseModel):
     cuda: bool
     gpu_name: str | None = None
     gpu_memory_gib: float | None = None
+    gpu_free_gib: float | None = Field(None, description="free when measured (training process only), "
+                                                         "after this process's own CUDA context")
     bf16_supported: bool = False
     unsloth_importable: bool = False
 
     @classmethod
-    def detect(cls) -> "Hardware":
+    def detect(cls, measure_free: bool = False) -> "Hardware":
+        """measure_free creates a CUDA context (about 0.5 GiB on the GPU): for the training process, not the app."""
         import importlib.util
 
         import torch
@@ -121,8 +124,9 @@ class Hardware(BaseModel):
         if not torch.cuda.is_available():
             return cls(cuda=False)
         properties = torch.cuda.get_device_properties(0)
+        free = round(torch.cuda.mem_get_info(0)[0] / 2**30, 1) if measure_free else None
         return cls(cuda=True, gpu_name=properties.name, gpu_memory_gib=round(properties.total_memory / 2**30, 1),
-                   bf16_supported=torch.cuda.is_bf16_supported(),
+                   gpu_free_gib=free, bf16_supported=torch.cuda.is_bf16_supported(),
                    unsloth_importable=importlib.util.find_spec("unsloth") is not None)
 
 

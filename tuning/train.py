@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace.open(args.workspace)
     try:
         config = _config_from_args(args, run)
-        hardware = Hardware.detect()
+        hardware = Hardware.detect(measure_free=True)
         config = preflight(config, hardware)
         with training_lock(workspace.root):
             code = _run(config, run, workspace, hardware, resume=args.resume)
@@ -166,6 +166,9 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     _hold_to_planned_gpu(config, hardware)
     model, tokenizer = load_for_training(config, model_path, unchecked)
     train_set, val_set = _datasets(config, tokenizer)
+    if hardware.gpu_free_gib is not None and hardware.gpu_free_gib < hardware.gpu_memory_gib - 1.5:
+        print(f"{hardware.gpu_free_gib:.1f} GiB of the GPU's {hardware.gpu_memory_gib:.0f} GiB are free: other "
+              "processes hold the rest, and batch and checkpointing are planned for what is free", flush=True)
     checkpointing = f", {unchecked} of {shape.num_hidden_layers} layers not checkpointed" if unchecked else ""
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {batch_size} × accumulation "
           f"{accumulation}, {len(train_set)} training rows, packing {config.packing}{checkpointing}", flush=True)
@@ -216,12 +219,15 @@ def choose_batch_size(config: TrainConfig, hardware: Hardware, shape) -> tuple[i
 
 
 def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
-    """What a step may take on this GPU (or on the smaller one the config plans for), leaving some spare."""
-    from tuning.memory import USABLE_SHARE
+    """What a step may take on this GPU (or on the smaller one the config plans for), leaving some
+    spare; what other processes hold (a chat model, a desktop) is not there to take."""
+    from tuning.memory import CUDA_CONTEXT_GIB, USABLE_SHARE
 
     memory = hardware.gpu_memory_gib
     if config.plan_for_gpu_gib:
         memory = min(memory, config.plan_for_gpu_gib)
+    if hardware.gpu_free_gib is not None:  # measured after this process's context, which the estimate counts
+        memory = min(memory, hardware.gpu_free_gib + CUDA_CONTEXT_GIB)
     return memory * USABLE_SHARE
 
 
