@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
+from core.ram import meminfo
 from inference import llama
 from inference.prompt import PromptFormat, fitted_prompt, format_of_gguf, history_lines, reply_of
 
@@ -446,15 +447,6 @@ def _gpu_memory() -> tuple[int, int] | None:
         return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
     except ImportError:
         return None
-
-
-def meminfo(key: str) -> int:
-    """A /proc/meminfo figure in bytes (MemTotal, MemAvailable); total RAM where that file is missing."""
-    with open("/proc/meminfo", encoding="ascii") as info:
-        for line in info:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def main(argv: list[str] | None = None) -> int:

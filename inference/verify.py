@@ -58,7 +58,7 @@ def reference_device(merged_dir: Path) -> str:
     import torch
 
     from core.errors import UserError
-    from inference.chat import meminfo
+    from core.ram import meminfo
 
     weights = sum(path.stat().st_size for path in Path(merged_dir).glob("*.safetensors"))
     config = json.loads((Path(merged_dir) / "config.json").read_text(encoding="utf-8"))
