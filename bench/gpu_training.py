@@ -142,20 +142,27 @@ def run_all(args) -> None:
     results = []
     for dataset in args.datasets:
         for path in args.paths:
-            command = [sys.executable, __file__, "one", path, "--dataset", dataset, "--assets", str(args.assets),
-                       "--steps", str(args.steps), "--model", str(model_dir)]
-            print(f"== {path} on {dataset}: {shlex.join(command)}", flush=True)
-            finished = subprocess.run(command, capture_output=True, text=True)
-            lines = [line for line in finished.stdout.splitlines() if line.startswith("RESULT ")]
-            if finished.returncode or not lines:
-                print(finished.stdout[-3000:], finished.stderr[-6000:], flush=True)
-                results.append({"path": path, "dataset": dataset, "error": (finished.stderr or "")[-800:]})
-                continue
-            results.append(json.loads(lines[-1].removeprefix("RESULT ")))
-            print(json.dumps(results[-1]), flush=True)
+            results.append(_one_in_its_own_process(args, model_dir, path, dataset, [], f"{path} on {dataset}",
+                                                   {"path": path, "dataset": dataset}))
             _save(args.out, "gpu_training", results)  # after each: a run cut short keeps what it measured
-    _save(args.out, "gpu_training", results)
     print(_table(results))
+
+
+def _one_in_its_own_process(args, model_dir: Path, path: str, dataset: str, settings: list[str], label: str,
+                            on_error: dict) -> dict:
+    """`one PATH` in a fresh process: its RESULT line, or `on_error` with the tail of what it printed."""
+    command = [sys.executable, __file__, "one", path, "--dataset", dataset, "--assets", str(args.assets),
+               "--steps", str(args.steps), "--model", str(model_dir)]
+    command += [part for setting in settings for part in ("--set", setting)]
+    print(f"== {label}: {shlex.join(command)}", flush=True)
+    finished = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in finished.stdout.splitlines() if line.startswith("RESULT ")]
+    if finished.returncode or not lines:
+        print(finished.stdout[-3000:], finished.stderr[-6000:], flush=True)
+        return {**on_error, "error": (finished.stderr or "")[-800:]}
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    print(json.dumps(result), flush=True)
+    return result
 
 
 # Settings tried against the defaults on full rows (sweep): what the project's speed comes from.
@@ -176,20 +183,9 @@ def sweep(args) -> None:
     model_dir = make_8b_model(args.assets)
     results = []
     for label in args.variants:
-        settings = SWEEP[label]
         path = "unsloth" if label.startswith("unsloth") else "project"
-        command = [sys.executable, __file__, "one", path, "--dataset", args.dataset, "--assets", str(args.assets),
-                   "--steps", str(args.steps), "--model", str(model_dir)]
-        command += [part for setting in settings for part in ("--set", setting)]
-        print(f"== {label}: {shlex.join(command)}", flush=True)
-        finished = subprocess.run(command, capture_output=True, text=True)
-        lines = [line for line in finished.stdout.splitlines() if line.startswith("RESULT ")]
-        if finished.returncode or not lines:
-            print(finished.stdout[-2000:], finished.stderr[-3000:], flush=True)
-            results.append({"variant": label, "error": (finished.stderr or "")[-800:]})
-        else:
-            results.append({"variant": label, **json.loads(lines[-1].removeprefix("RESULT "))})
-            print(json.dumps(results[-1]), flush=True)
+        result = _one_in_its_own_process(args, model_dir, path, args.dataset, SWEEP[label], label, {})
+        results.append({"variant": label, **result})
         _save(args.out, "gpu_training_sweep", results)
 
 
@@ -412,6 +408,12 @@ time.sleep(3600)
 LEFT_FREE_GIB = 18.0
 
 
+def _take_gpu_memory() -> tuple[subprocess.Popen, str]:
+    """Starts MEMORY_HOG and waits until it holds its memory; returns it and what it said."""
+    hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE, text=True)
+    return hog, hog.stdout.readline().strip()
+
+
 def oom_retry(args) -> None:
     """A real out-of-memory: the 8B shape planned for the whole H200 (every layer unchecked), then,
     once the training process has planned, another process takes all but LEFT_FREE_GIB of the card.
@@ -428,9 +430,7 @@ def oom_retry(args) -> None:
     config.save(run.path / "requested_config.json")
     started = time.time()
     if args.other_process_first:  # the plan sees it: it should fit what is free, with no out-of-memory
-        hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE,
-                               text=True)
-        hog_said = hog.stdout.readline().strip()
+        hog, hog_said = _take_gpu_memory()
     training = subprocess.Popen(train_command(config.dataset, config.base_model, run.path,
                                               run.path / "requested_config.json"),
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -438,9 +438,7 @@ def oom_retry(args) -> None:
         time.sleep(0.2)
     planned = run.status().get("unchecked_layers")
     if not args.other_process_first:
-        hog = subprocess.Popen([sys.executable, "-c", MEMORY_HOG, str(LEFT_FREE_GIB)], stdout=subprocess.PIPE,
-                               text=True)
-        hog_said = hog.stdout.readline().strip()
+        hog, hog_said = _take_gpu_memory()
     try:
         output, _ = training.communicate(timeout=540)
     finally:
