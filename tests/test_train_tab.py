@@ -87,12 +87,16 @@ def test_resume_starts_a_run_that_died_before_its_first_checkpoint_over(app):
     client.predict("no-checkpoint", *settings, api_name="/start_training")
     run = RunDir(workspace_dir / "runs" / "no-checkpoint")
     wait_for_views(client, "no-checkpoint", lambda *_: (run.status().get("step") or 0) >= 2)
-    os.kill(run.status()["pid"], signal.SIGKILL)
+    killed = run.status()
+    os.kill(killed["pid"], signal.SIGKILL)
     wait_for_views(client, "no-checkpoint", lambda p, *_: "failed" in p)
     assert run.last_checkpoint() is None
 
     message, command = client.predict("no-checkpoint", api_name="/resume_training")
     assert "over from step 0" in message and "--resume" in command
+    wait_for_views(client, "no-checkpoint", lambda *_: run.status().get("pid") not in (None, killed["pid"])
+                   and run.status()["state"] == "running")
+    assert run.status()["step"] < killed["step"]  # the progress starts over too, not at the killed step
     wait_for_views(client, "no-checkpoint", lambda *_: run.status()["state"] == "running"
                    and (run.status().get("step") or 0) >= 2)
     assert run.status()["resumed_from"] is None

@@ -110,7 +110,7 @@ class RunDir:
 
     def last_checkpoint(self) -> Path | None:
         found = [p for p in self.checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-        return max(found, key=_checkpoint_step) if found else None
+        return max(found, key=checkpoint_step) if found else None
 
     def checkpoint_names(self) -> list[str]:
         return sorted((p.name for p in self.checkpoints.glob("checkpoint-*")), key=lambda n: int(n.split("-")[-1]))
@@ -208,6 +208,7 @@ def _alive(pid) -> bool:
         return True
 
 
-def _checkpoint_step(path: Path) -> int:
+def checkpoint_step(path: Path) -> int:
+    """The step a `checkpoint-N` folder was saved at (-1 for a name without one)."""
     match = re.search(r"(\d+)$", path.name)
     return int(match.group(1)) if match else -1

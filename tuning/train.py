@@ -23,7 +23,7 @@ from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from core.workspace import Workspace
 from tuning.config import Hardware, TrainConfig, resolve
-from tuning.runs import RunDir, train_command, training_lock
+from tuning.runs import RunDir, checkpoint_step, train_command, training_lock
 
 CPU_MAX_PARAMETERS = 2e9  # beyond this, training on a CPU would take days: refuse and say so
 
@@ -131,9 +131,10 @@ def _run(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardw
         run.metrics_path.unlink(missing_ok=True)
     run.stop_path.unlink(missing_ok=True)
     stop = _StopRequest(run)
+    # step: where this attempt starts, not where an earlier one ended;
     # unchecked_layers: 0 until this attempt plans its layers, so a failure before that is never retried
     run.write_status("running", pid=os.getpid(), started_at=time.time(), resumed_from=checkpoint and checkpoint.name,
-                     unchecked_layers=0)
+                     step=checkpoint_step(checkpoint) if checkpoint else 0, unchecked_layers=0)
     print(f"run {run.path} (pid {os.getpid()})", flush=True)
     try:
         config.save(run.config_path)
@@ -373,7 +374,7 @@ def _checkpoint_to_resume(run: RunDir) -> Path | None:
         print(f"{run.name} has no checkpoint yet: starting it over from step 0", flush=True)
         run.metrics_path.unlink(missing_ok=True)
         return None
-    step = int(checkpoint.name.rsplit("-", 1)[-1])
+    step = checkpoint_step(checkpoint)
     kept = [row for row in run.metrics() if row.get("step", 0) <= step]
     fileio.write_text(run.metrics_path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept))
     return checkpoint
