@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 
 from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
 from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
+from models.resolve import resolve_model_path  # noqa: E402
 from tuning.config import Hardware  # noqa: E402
 from ui.chat_tab import create_chat_tab  # noqa: E402
 from ui.common import page_head  # noqa: E402
@@ -46,15 +47,16 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
             with gr.Tab("Export · 내보내기", id="export", elem_id="tab-export") as export_tab:
                 export = create_export_tab(workspace)
             with gr.Tab("Chat · 대화", id="chat", elem_id="tab-chat") as chat_tab:
-                chat = create_chat_tab(workspace)
+                chat = create_chat_tab(workspace, resolve_base=lambda base: resolve_model_path(base, workspace))
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
         export_tab.select(export["refresh"], outputs=[export["runs"]])
         # New exports and checkpoints appear in the chat pickers; the vote tally is re-read.
         chat_tab.select(chat["refresh"], inputs=chat["models"], outputs=chat["models"])
         chat_tab.select(chat["tally_frame"], outputs=[chat["tally"]])
-        on_load, load_inputs, load_outputs = train["on_load"]
-        app.load(on_load, inputs=load_inputs, outputs=load_outputs)
+        # A reload shows what is under way now (the newest run, an export in progress), from the workspace's files.
+        app.load(*train["on_load"])
+        app.load(*export["on_load"], api_name="export_attach")
     return app
 
 

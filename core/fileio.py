@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,21 +48,23 @@ def write_jsonl(target: Path, rows: Iterable[dict]) -> int:
 
 
 def read_json(path: Path, default=None):
+    """A JSON file that is not a contract between stages (those go through core.artifacts)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return default
 
 
 @contextmanager
-def atomic_dir(target: Path):
-    """Yields a temporary folder beside `target`; it replaces `target` only if the block succeeds."""
+def atomic_dir(target: Path, replaces: Callable[[Path], bool] = lambda folder: False):
+    """Yields a temporary folder beside `target`; it replaces `target` only if the block succeeds.
+
+    An existing `target` must be a folder that is empty or that `replaces(target)` recognises as one
+    this stage wrote before (a dataset, a Space): a user's file or folder is never moved aside."""
     target = Path(target)
+    check_replaceable(target, replaces)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -79,6 +81,17 @@ def atomic_dir(target: Path):
         raise _as_user_error(err, target) from err
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def check_replaceable(target: Path, replaces: Callable[[Path], bool] = lambda folder: False) -> None:
+    """Refuses, before any work, an output path that names a file or a folder of someone else's."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{target} is a file: the output must be a folder. Choose a new folder name.",
+                        ko=f"{target}은(는) 파일입니다. 출력은 폴더여야 합니다. 새 폴더 이름을 고르세요.")
+    if target.is_dir() and any(target.iterdir()) and not replaces(target):
+        raise UserError(f"{target} already holds other files; it would be replaced. Choose a new or empty folder.",
+                        ko=f"{target}에 이미 다른 파일이 있어 덮어쓰게 됩니다. 새 폴더나 빈 폴더를 고르세요.")
 
 
 def _as_user_error(err: OSError, target: Path) -> UserError:

@@ -1,4 +1,5 @@
-"""The workspace folder: the only place the app keeps state (datasets, runs, exports, votes)."""
+"""The workspace folder, the only place the app keeps state, and the name of every path in it:
+datasets, runs and their files, exports and their files, votes, saved chats, Spaces."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,69 @@ from core.errors import UserError
 DEFAULT_WORKSPACE = "workspace"
 WORKSPACE_ENV = "TUNER_WORKSPACE"
 _SAFE_NAME = re.compile(r"^[\w가-힣][\w가-힣.\-]{0,63}$")
+FINAL = "final"  # a run's final adapter, as opposed to one of its checkpoints
+# Top-level folders of a workspace, for finding a path again after the workspace moved.
+FOLDERS = ("uploads", "datasets", "runs", "exports", "models", "samples", "chats", "spaces")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """A training run's folder: the run's only state."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    config = property(lambda self: self.path / "config.json")                    # TrainConfig, as resolved
+    requested_config = property(lambda self: self.path / "requested_config.json")  # TrainConfig, as asked for
+    status = property(lambda self: self.path / "status.json")                    # RunStatus
+    metrics = property(lambda self: self.path / "metrics.jsonl")                 # MetricsRow lines
+    prompt = property(lambda self: self.path / "prompt.json")                    # PromptContract of its adapters
+    checkpoints = property(lambda self: self.path / "checkpoints")               # checkpoint-N folders
+    adapter = property(lambda self: self.path / "adapter")                       # the final adapter
+    log = property(lambda self: self.path / "train.log")
+    process_log = property(lambda self: self.path / "process.log")               # output of a launched process
+    stop = property(lambda self: self.path / "stop")                             # present while a stop is asked
+    export_lock = property(lambda self: self.path / ".export.lock")              # held while one is exported
+
+    def adapter_dir(self, checkpoint: str | None) -> Path:
+        return self.adapter if checkpoint in (None, FINAL) else self.checkpoints / checkpoint
+
+    @staticmethod
+    def adapter_info(adapter_dir: Path) -> Path:
+        return Path(adapter_dir) / "training.json"                             # AdapterInfo
+
+
+@dataclass(frozen=True)
+class ExportPaths:
+    """An export's folder: GGUF files, their verification and Modelfiles, the manifest, the job's files."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    manifest = property(lambda self: self.path / "export.json")                 # ExportManifest
+    status = property(lambda self: self.path / "status.json")                   # ExportStatus
+    log = property(lambda self: self.path / "export.log")
+    stop = property(lambda self: self.path / "stop")
+    merged = property(lambda self: self.path / "merged")                        # the merged Hugging Face folder
+    base_gguf = property(lambda self: self.path / "base-f16.gguf")              # the base, for the GGUF LoRA
+    lora_gguf = property(lambda self: self.path / "lora-f16.gguf")
+
+    def gguf(self, kind: str) -> Path:
+        return self.lora_gguf if kind == "lora" else self.path / f"model-{kind}.gguf"
+
+    @staticmethod
+    def verify_report(gguf_path: Path) -> Path:
+        return Path(gguf_path).with_suffix(".verify.json")                      # Verification
+
+    @staticmethod
+    def modelfile(gguf_path: Path) -> Path:
+        return Path(gguf_path).with_name(f"{Path(gguf_path).stem}.Modelfile")
 
 
 @dataclass(frozen=True)
@@ -19,37 +83,46 @@ class Workspace:
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None) -> "Workspace":
-        chosen = root or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE
-        workspace = cls(Path(chosen).expanduser().resolve())
-        for folder in (workspace.uploads, workspace.datasets, workspace.runs, workspace.exports, workspace.models):
-            folder.mkdir(parents=True, exist_ok=True)
+        chosen = Path(root or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE).expanduser()
+        if chosen.exists() and not chosen.is_dir():
+            raise UserError(f"The workspace {chosen} is a file, not a folder: choose a folder (--workspace DIR).",
+                            ko=f"작업 폴더 {chosen}이(가) 폴더가 아니라 파일입니다. 폴더를 고르세요(--workspace DIR).")
+        workspace = cls(chosen.resolve())
+        try:
+            for folder in (workspace.uploads, workspace.datasets, workspace.runs, workspace.exports, workspace.models):
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"Could not create the workspace {chosen}: {err.strerror or err}",
+                            ko=f"작업 폴더 {chosen}을(를) 만들지 못했습니다: {err.strerror or err}") from None
         return workspace
 
-    @property
-    def uploads(self) -> Path:
-        return self.root / "uploads"
-
-    @property
-    def datasets(self) -> Path:
-        return self.root / "datasets"
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def exports(self) -> Path:
-        return self.root / "exports"
-
-    @property
-    def models(self) -> Path:
-        return self.root / "models"
+    uploads = property(lambda self: self.root / "uploads")
+    datasets = property(lambda self: self.root / "datasets")
+    runs = property(lambda self: self.root / "runs")
+    exports = property(lambda self: self.root / "exports")
+    models = property(lambda self: self.root / "models")
+    samples = property(lambda self: self.root / "samples")
+    chats = property(lambda self: self.root / "chats")          # SavedConversation files
+    spaces = property(lambda self: self.root / "spaces")        # chat-only Space folders built by Publish
+    votes = property(lambda self: self.root / "votes.jsonl")    # Vote lines
+    training_lock = property(lambda self: self.root / ".training.lock")
 
     def dataset_dir(self, name: str) -> Path:
         return self.datasets / check_name(name)
 
     def dataset_names(self) -> list[str]:
         return sorted(p.name for p in self.datasets.iterdir() if (p / "train.jsonl").is_file())
+
+    def run(self, name: str) -> RunPaths:
+        return RunPaths(self.runs / check_name(name))
+
+    def export(self, name: str) -> ExportPaths:
+        return ExportPaths(self.exports / check_name(name))
+
+    @staticmethod
+    def export_name(run_name: str, checkpoint: str | None) -> str:
+        """exports/<run>-<checkpoint or final>: one folder per adapter exported."""
+        return f"{run_name}-{checkpoint or FINAL}"
 
     def inside(self, path: str | os.PathLike) -> Path:
         """Resolves a user-given path and refuses one that leaves the workspace."""
@@ -58,6 +131,25 @@ class Workspace:
             raise UserError(f"{path} is outside the workspace ({self.root}); only paths inside it can be used.",
                             ko=f"{path}은(는) 작업 폴더({self.root}) 밖에 있습니다. 작업 폴더 안의 경로만 쓸 수 있습니다.")
         return resolved
+
+    def relative(self, path: str | os.PathLike) -> str:
+        """A path inside the workspace as it is written in files (relative); others stay absolute."""
+        resolved = Path(path).resolve()
+        return str(resolved.relative_to(self.root)) if self.root in resolved.parents else str(resolved)
+
+    def relocate(self, recorded: str | os.PathLike) -> Path:
+        """A path recorded in a file, found again: as it is when it exists; relative to the workspace;
+        else, for a workspace that was moved, at its place under this workspace's top-level folders."""
+        path = Path(recorded)
+        if not path.is_absolute():
+            return self.root / path
+        if path.exists():
+            return path
+        parts = path.parts
+        for index in range(len(parts) - 1, -1, -1):
+            if parts[index] in FOLDERS and (candidate := self.root.joinpath(*parts[index:])).exists():
+                return candidate
+        return path
 
 
 def check_name(name: str) -> str:

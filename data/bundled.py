@@ -28,7 +28,7 @@ def ensure_sample_dataset(workspace: Workspace) -> None:
     if workspace.dataset_names():
         return
     from data.prepare import PrepareConfig, prepare, write
-    from tuning.models import load_tokenizer
+    from models.resolve import load_tokenizer
 
     config = PrepareConfig(inputs=[str(SAMPLE_DIR / "aihub_synthetic")])
     write(prepare(config, load_tokenizer(config.tokenizer, workspace)), workspace.dataset_dir(SAMPLE_DATASET),

@@ -11,41 +11,24 @@ import argparse
 import random
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from core import fileio
+from core import artifacts, fileio
+from core.artifacts import SPEAKER_STYLES, DatasetExample, DatasetReport, PrepareConfig
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from data import masking
+from data.chat_format import Line, as_messages, render_text, speaker_labels, training_ids
 from data.conversation import Conversation
 from data.readers import FORMATS, aihub, detect_format, read_source
-from data.render import Line, SPEAKER_STYLES, as_messages, render_text, speaker_labels
 from data.report import Report
 from data.sources import SkipFile, iter_sources
-from data.tokens import training_ids
 from data.windows import split_long_lines, windows
 
-
-class PrepareConfig(BaseModel):
-    """Every option of data preparation, with the defaults the seed used where it had one."""
-
-    inputs: list[str] = Field(min_length=1, description="files, folders or zips to read")
-    format: Literal[FORMATS] = Field("auto", description="input format; auto detects it per file")
-    speakers: Literal[SPEAKER_STYLES] = Field("blog", description="blog: user/bot as in the seed; numbered: user1, user2, …/bot")
-    bot: str | None = Field(None, description="the speaker the bot learns to be; default: AI Hub speaker 2, "
-                                              "the most active Kakao participant, the assistant role")
-    mask_names: bool = Field(True, description="replace masked and real names with <name>")
-    val_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="share of conversations held out for validation")
-    seed: int = Field(42, description="seed of the train/validation split")
-    max_length: int = Field(1024, ge=32, le=131072, description="longest example in tokens; longer chats are windowed")
-    tokenizer: str = Field("demo", description="tokenizer for counting tokens: demo, a local folder or a hub id")
-    gap_minutes: float = Field(60.0, gt=0, description="Kakao: a silence this long starts a new conversation")
-    overlap_turns: int = Field(2, ge=0, le=32, description="turns repeated at the start of the next window")
+__all__ = ["PrepareConfig", "Prepared", "prepare", "write", "report_of", "labelled_conversations", "main"]
 
 
 @dataclass
@@ -92,28 +75,40 @@ def prepare(config: PrepareConfig, tokenizer) -> Prepared:
 
 
 def write(prepared: Prepared, out_dir: Path, config: PrepareConfig, tokenizer_name: str) -> Path:
-    """Writes the dataset folder atomically: a reader sees the old folder or the new one, never half."""
+    """Writes the dataset folder atomically: a reader sees the old folder or the new one, never half.
+    An existing folder is replaced only when it is a prepared dataset (or empty)."""
     out_dir = Path(out_dir)
-    with fileio.atomic_dir(out_dir) as tmp:
-        fileio.write_jsonl(tmp / "train.jsonl", prepared.train)
-        fileio.write_jsonl(tmp / "val.jsonl", prepared.val)
-        fileio.write_json(tmp / "report.json", report_json(prepared, config, tokenizer_name))
+    with fileio.atomic_dir(out_dir, replaces=is_dataset) as tmp:
+        fileio.write_jsonl(tmp / "train.jsonl", _rows(prepared.train))
+        fileio.write_jsonl(tmp / "val.jsonl", _rows(prepared.val))
+        artifacts.write(tmp / "report.json", report_of(prepared, config, tokenizer_name))
     return out_dir
 
 
-def report_json(prepared: Prepared, config: PrepareConfig, tokenizer_name: str) -> dict:
+def is_dataset(folder: Path) -> bool:
+    return (folder / "report.json").is_file() and (folder / "train.jsonl").is_file()
+
+
+def _rows(examples: list[dict]):
+    return (DatasetExample.model_validate(example).model_dump(mode="json") for example in examples)
+
+
+def report_of(prepared: Prepared, config: PrepareConfig, tokenizer_name: str) -> DatasetReport:
     report = prepared.report
-    return {
-        "config": config.model_dump(),
-        "tokenizer": tokenizer_name,
-        "counts": prepared.stats,
-        "files": [{"source": source, "format": fmt} for source, fmt in report.files_read.items()],
-        "skipped_files": report.skipped_files,
-        "skipped_lines": report.skipped_lines,
-        "skipped_line_count": report.skipped_line_count,
-        "dropped_conversations": dict(report.dropped),
-        "notes": report.notes,
-    }
+    return DatasetReport(
+        config=config, tokenizer=tokenizer_name, counts=prepared.stats,
+        files=[{"source": source, "format": fmt} for source, fmt in report.files_read.items()],
+        skipped_files=report.skipped_files, skipped_lines=report.skipped_lines,
+        skipped_line_count=report.skipped_line_count, dropped_conversations=dict(report.dropped), notes=report.notes,
+    )
+
+
+def labelled_conversations(config: PrepareConfig) -> Iterator[list[Line]]:
+    """Every usable conversation of the inputs as labelled lines (no windows, no split)."""
+    report = Report()
+    for conversation in _read_all(config, report):
+        if lines := _label(conversation, config, report):
+            yield lines
 
 
 def _read_all(config: PrepareConfig, report: Report):
@@ -250,15 +245,16 @@ def _parse_args(argv: list[str] | None) -> tuple[PrepareConfig, Path]:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
-    from tuning.models import load_tokenizer
+    from models.resolve import load_tokenizer
 
     try:
         config, out_dir = _parse_args(argv)
+        fileio.check_replaceable(out_dir, is_dataset)  # before the work, not after it
         tokenizer = load_tokenizer(config.tokenizer)
         prepared = prepare(config, tokenizer)
         write(prepared, out_dir, config, config.tokenizer)
     except ValidationError as err:
-        print("error: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()), file=sys.stderr)
+        print(f"error: {artifacts.describe_validation(err)}", file=sys.stderr)
         return 2
     except UserError as err:
         print(f"error: {err.text()}", file=sys.stderr)

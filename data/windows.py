@@ -2,8 +2,7 @@
 boundaries, so nothing is silently truncated by the trainer."""
 from __future__ import annotations
 
-from data.render import Line, render_text
-from data.tokens import count_tokens, special_overhead, training_ids
+from data.chat_format import Line, count_tokens, render_text, special_overhead, training_ids
 
 
 def split_long_lines(lines: list[Line], max_length: int, tokenizer) -> tuple[list[Line], int]:

@@ -1,15 +1,15 @@
-"""Blind A/B judgements between two chat models: the votes (one JSON line each, appended under a lock),
-each pair's tally, and saved conversations."""
+"""Blind A/B judgements between two chat models: the votes (one Vote line each, appended under a lock,
+naming both models by stable id and the saved conversation judged), each pair's tally, and saved
+conversations."""
 from __future__ import annotations
 
-import fcntl
-import json
 import time
 import uuid
 from pathlib import Path
 from typing import Literal
 
-from core import fileio
+from core import artifacts
+from core.artifacts import Pane, SavedConversation, Vote
 from core.workspace import Workspace
 
 Verdict = Literal["left", "right", "tie", "both_bad"]
@@ -18,63 +18,56 @@ TALLY_COLUMNS = ["model 1", "model 2", "votes", "model 1 wins", "model 2 wins", 
                  "model 1 win rate", "model 2 win rate"]
 
 
-def votes_path(workspace: Workspace) -> Path:
-    return workspace.root / "votes.jsonl"
-
-
-def record_vote(workspace: Workspace, left: str, right: str, verdict: Verdict, blind: bool = True) -> dict:
+def record_vote(workspace: Workspace, left: str, right: str, verdict: Verdict, blind: bool = True,
+                left_label: str | None = None, right_label: str | None = None,
+                conversation: Path | None = None) -> Vote:
+    """A vote between two model ids; `conversation` is the saved conversation that was judged."""
     if verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}")
-    winner = {"left": left, "right": right}.get(verdict)
-    vote = {"time": time.time(), "left": left, "right": right, "verdict": verdict, "winner": winner, "blind": blind}
-    path = votes_path(workspace)
-    # Appends of one short line under an exclusive lock: concurrent voters never interleave or lose a vote.
-    with path.open("a", encoding="utf-8") as votes:
-        fcntl.flock(votes, fcntl.LOCK_EX)
-        votes.write(json.dumps(vote, ensure_ascii=False) + "\n")
-        votes.flush()
-        fcntl.flock(votes, fcntl.LOCK_UN)
+    vote = Vote(left=left, right=right, left_label=left_label, right_label=right_label, verdict=verdict,
+                winner={"left": left, "right": right}.get(verdict), blind=blind,
+                conversation=workspace.relative(conversation) if conversation else None)
+    artifacts.append_row(workspace.votes, vote)
     return vote
 
 
-def read_votes(workspace: Workspace) -> list[dict]:
-    path = votes_path(workspace)
-    if not path.is_file():
-        return []
-    votes = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            votes.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a crash is skipped, the rest still count
-            continue
-    return votes
+def read_votes(workspace: Workspace) -> list[Vote]:
+    # Not strict: a line cut by a crash is skipped, the rest still count.
+    return artifacts.read_rows(workspace.votes, Vote, strict=False)
 
 
-def tally(workspace: Workspace, blind_only: bool = True) -> list[list]:
-    """One row per pair of models (in name order): votes, wins of each, ties, both bad, and win rates
-    (wins over all the pair's votes)."""
+def tally(workspace: Workspace, blind_only: bool = True, labels: dict[str, str] | None = None) -> list[list]:
+    """One row per pair of models (by id, named by `labels` where known, else by the label the vote
+    kept): votes, wins of each, ties, both bad, and win rates (wins over all the pair's votes)."""
+    names = dict(labels or {})
     pairs: dict[tuple[str, str], dict] = {}
     for vote in read_votes(workspace):
-        if blind_only and not vote.get("blind", True):
+        if blind_only and not vote.blind:
             continue
-        first, second = sorted((vote["left"], vote["right"]))
+        names.setdefault(vote.left, vote.left_label or vote.left)
+        names.setdefault(vote.right, vote.right_label or vote.right)
+        first, second = sorted((vote.left, vote.right))
         counts = pairs.setdefault((first, second), {"votes": 0, first: 0, second: 0, "tie": 0, "both_bad": 0})
         counts["votes"] += 1
-        if vote["winner"] in (first, second):
-            counts[vote["winner"]] += 1
-        elif vote["verdict"] in ("tie", "both_bad"):
-            counts[vote["verdict"]] += 1
+        if vote.winner in (first, second):
+            counts[vote.winner] += 1
+        elif vote.verdict in ("tie", "both_bad"):
+            counts[vote.verdict] += 1
     rows = []
     for (first, second), counts in sorted(pairs.items()):
         total = counts["votes"]
-        rows.append([first, second, total, counts[first], counts[second], counts["tie"], counts["both_bad"],
-                     f"{counts[first] / total:.0%}", f"{counts[second] / total:.0%}"])
+        rows.append([names[first], names[second], total, counts[first], counts[second], counts["tie"],
+                     counts["both_bad"], f"{counts[first] / total:.0%}", f"{counts[second] / total:.0%}"])
     return rows
 
 
-def save_conversation(workspace: Workspace, panes: list[dict], settings: dict) -> Path:
-    """Both panes (model label, whether it was hidden, messages) as one JSON file under chats/."""
+def save_conversation(workspace: Workspace, panes: list[Pane], settings: dict) -> Path:
+    """Both panes (model id and label unless hidden, messages) as one file under chats/."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = workspace.root / "chats" / f"chat-{stamp}-{uuid.uuid4().hex[:6]}.json"
-    fileio.write_json(path, {"saved_at": time.time(), "settings": settings, "panes": panes})
+    path = workspace.chats / f"chat-{stamp}-{uuid.uuid4().hex[:6]}.json"
+    artifacts.write(path, SavedConversation(settings=settings, panes=panes))
     return path
+
+
+def read_conversation(path: Path) -> SavedConversation | None:
+    return artifacts.read(path, SavedConversation)

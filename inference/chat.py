@@ -14,18 +14,20 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core import artifacts
+from core.artifacts import ExportManifest, PromptContract
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from core.ram import meminfo
+from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
-from inference.prompt import PromptFormat, fitted_prompt, format_of_gguf, history_lines, reply_of
 
 GIB = 2**30
 CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
@@ -43,7 +45,8 @@ class GenerationSettings(BaseModel):
 
 
 class ChatModelSpec(BaseModel):
-    """What to load. `label` names it in the UI and in votes."""
+    """What to load. `id` names it for good (votes, saved chats; see core.artifacts), `label` in the UI."""
+    id: str
     label: str
     kind: Literal["gguf", "hf"]
     gguf_path: str | None = None
@@ -51,19 +54,57 @@ class ChatModelSpec(BaseModel):
     base_model: str | None = None
     base_path: str | None = None   # hf: the base model folder
     adapter_dir: str | None = None  # hf: None chats with the base model itself
-    prompt: PromptFormat = PromptFormat()
+    prompt: PromptContract = PromptContract(end_tokens=["<|end_of_text|>"])
+    problem: str | None = None      # set for an entry that is listed but cannot be chatted with (why)
+    problem_ko: str | None = None
 
     @property
     def key(self) -> tuple:
         return (self.kind, self.gguf_path, self.lora_path, self.base_path, self.adapter_dir)
 
 
-def gguf_spec(gguf_path: str | Path, lora_path: str | Path | None = None, label: str | None = None) -> ChatModelSpec:
+def gguf_spec(gguf_path: str | Path, lora_path: str | Path | None = None, label: str | None = None,
+              model_id: str | None = None, prompt_format: str | None = None, speakers: str | None = None) -> ChatModelSpec:
     gguf_path = Path(gguf_path).expanduser().resolve()
     lora = Path(lora_path).expanduser().resolve() if lora_path else None
-    fmt = format_of_gguf(lora or gguf_path)
-    return ChatModelSpec(label=label or (f"{gguf_path.name} + {lora.name}" if lora else gguf_path.name), kind="gguf",
-                         gguf_path=str(gguf_path), lora_path=str(lora) if lora else None, prompt=fmt)
+    return ChatModelSpec(id=model_id or f"path:{gguf_path}" + (f"+{lora}" if lora else ""),
+                         label=label or (f"{gguf_path.name} + {lora.name}" if lora else gguf_path.name), kind="gguf",
+                         gguf_path=str(gguf_path), lora_path=str(lora) if lora else None,
+                         prompt=contract_of_gguf(gguf_path, prompt_format, speakers, beside=lora or gguf_path))
+
+
+def contract_of_gguf(gguf_path: Path, prompt_format: str | None = None, speakers: str | None = None,
+                     beside: Path | None = None) -> PromptContract:
+    """The contract recorded in the export beside a GGUF file, with any format or speakers asked for
+    instead; for a file from elsewhere (or another format) its end tokens come from the file itself:
+    its end-of-sequence token, and its chat template's end-of-turn marker."""
+    try:
+        manifest = artifacts.read(Path(beside or gguf_path).parent / "export.json", ExportManifest)
+    except artifacts.UnreadableFile:
+        manifest = None
+    recorded = manifest.prompt if manifest else PromptContract()
+    wanted = {"prompt_format": prompt_format or recorded.prompt_format, "speakers": speakers or recorded.speakers}
+    if manifest is not None and wanted["prompt_format"] == recorded.prompt_format:
+        return recorded.model_copy(update=wanted)
+    if not Path(gguf_path).is_file():
+        return PromptContract(**wanted)
+    return PromptContract(**wanted, end_tokens=_end_tokens_of_file(Path(gguf_path), wanted["prompt_format"]))
+
+
+def _end_tokens_of_file(gguf_path: Path, prompt_format: str) -> list[str]:
+    from data.chat_format import TemplatePieces
+
+    vocab = llama.open_model(gguf_path, n_ctx=8, vocab_only=True)
+    try:
+        eos = vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", errors="replace")
+        template_text = vocab.metadata.get("tokenizer.chat_template")
+        bos = vocab.detokenize([vocab.token_bos()], special=True).decode("utf-8", errors="replace")
+    finally:
+        vocab.close()
+    if prompt_format != "chat_template" or not template_text:
+        return [eos]
+    end_of_turn = TemplatePieces.of(ChatTemplate(template_text, bos, eos)).assistant_suffix.strip()
+    return [end_of_turn, eos] if end_of_turn and end_of_turn != eos else [eos]
 
 
 @dataclass
@@ -112,19 +153,15 @@ class GgufModel:
         self.size_bytes = size_bytes
         self.llm = llama.open_model(Path(spec.gguf_path), n_ctx=n_ctx, n_threads=threads,
                                     lora_path=Path(spec.lora_path) if spec.lora_path else None)
-        self.template = {}
-        if spec.prompt.prompt_format == "chat_template":
-            self.template = {"chat_template": self.llm.metadata.get("tokenizer.chat_template"),
-                             "special_tokens": {"bos_token": self._piece(self.llm.token_bos()),
-                                                "eos_token": self._piece(self.llm.token_eos())}}
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        self.template = ChatTemplate(template, self._piece(self.llm.token_bos()),
+                                     self._piece(self.llm.token_eos())) if template else None
 
     def _piece(self, token: int) -> str:
         return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
     def tokenize(self, text: str) -> list[int]:
-        if self.spec.prompt.prompt_format == "chat_template":  # the rendered template holds BOS and headers
-            return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        return llama.encode(self.llm, text, self.spec.prompt)
 
     def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
         """Token by token through `Llama.generate`, decoded with an incremental UTF-8 decoder.
@@ -178,15 +215,10 @@ class HfModel:
             model = PeftModel.from_pretrained(model, spec.adapter_dir)
         self.model = model.to(self.device).eval()
         self.n_ctx = min(n_ctx, getattr(model.config, "max_position_embeddings", n_ctx) or n_ctx)
-        self.template = {}
-        if spec.prompt.prompt_format == "chat_template":
-            self.template = {"chat_template": self.tokenizer.chat_template,
-                             "special_tokens": {"bos_token": self.tokenizer.bos_token,
-                                                "eos_token": self.tokenizer.eos_token}}
+        self.template = ChatTemplate.of_tokenizer(self.tokenizer)
 
     def tokenize(self, text: str) -> list[int]:
-        add_special = self.spec.prompt.prompt_format == "lines"  # as data.tokens.training_ids does
-        return self.tokenizer(text, add_special_tokens=add_special)["input_ids"]
+        return encode_prompt(text, self.tokenizer, self.spec.prompt)
 
     def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
         import torch
@@ -237,7 +269,7 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
         raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
     seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
     room = model.n_ctx - settings.max_new_tokens
-    prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, **model.template)
+    prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, model.template)
     reply = Reply(seed=seed, dropped_lines=dropped)
     raw = ""
     with model.lock:
@@ -303,12 +335,20 @@ def side_by_side(streams: list[Iterator[Reply] | None], interval: float = 0.05) 
 
 @dataclass
 class ModelCache:
-    """Loaded models shared by every chat session, least recently used evicted to stay in budget."""
+    """Loaded models shared by every chat session, least recently used evicted to stay in budget.
+
+    A model loads outside the cache's lock: while one session waits for a large model, others chat
+    with models already loaded, or load their own; two sessions asking for the same model share one load.
+    """
     budget_bytes: int | None = None
     threads: int | None = None
-    workspace: object | None = None  # where a transformers base model is found ("demo", local folders)
+    # base model name -> its local folder, for the transformers engine (the app passes
+    # models.resolve.resolve_model_path); None where only GGUF files are chatted with (a Space)
+    resolve_base: Callable[[str], str] | None = None
     loaded: OrderedDict = field(default_factory=OrderedDict)
-    _loading: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _loading: dict = field(default_factory=dict)   # key -> Event set when that load ends
+    _reserved: dict = field(default_factory=dict)  # key -> bytes a load under way will take
 
     def __post_init__(self):
         if self.budget_bytes is None:
@@ -317,23 +357,39 @@ class ModelCache:
             self.threads = int(os.environ[THREADS_ENV])
 
     def get(self, spec: ChatModelSpec) -> LoadedModel:
+        if spec.problem:
+            raise UserError(spec.problem, ko=spec.problem_ko)
         if spec.kind == "hf" and not spec.base_path:
-            from tuning.backends import resolve_model_path
-
-            spec = spec.model_copy(update={"base_path": resolve_model_path(spec.base_model, self.workspace)})
-        with self._loading:
-            if spec.key in self.loaded:
-                self.loaded.move_to_end(spec.key)
-                return self.loaded[spec.key]
-            need = estimate_bytes(spec)
-            self._make_room(spec, need)
-            n_ctx = context_length(spec)
+            if self.resolve_base is None:
+                raise UserError("Only GGUF files can be chatted with here.", ko="여기서는 GGUF 파일과만 대화할 수 있습니다.")
+            spec = spec.model_copy(update={"base_path": self.resolve_base(spec.base_model)})
+        need = estimate_bytes(spec)
+        while True:
+            with self._lock:
+                if spec.key in self.loaded:
+                    self.loaded.move_to_end(spec.key)
+                    return self.loaded[spec.key]
+                underway = self._loading.get(spec.key)
+                if underway is None:
+                    self._make_room(spec, need)
+                    done = self._loading[spec.key] = threading.Event()
+                    self._reserved[spec.key] = need
+                    break
+            underway.wait()  # the same model is loading for another session: use that one
+        try:
             engine = GgufModel if spec.kind == "gguf" else HfModel
-            model = engine(spec, n_ctx, self.threads, need)
-            self.loaded[spec.key] = model
+            model = engine(spec, context_length(spec), self.threads, need)
+            with self._lock:
+                self.loaded[spec.key] = model
             return model
+        finally:
+            with self._lock:
+                self._loading.pop(spec.key, None)
+                self._reserved.pop(spec.key, None)
+            done.set()
 
     def _make_room(self, spec: ChatModelSpec, need: int) -> None:
+        """Called with the lock held: evicts idle models until `need` fits, or refuses with why."""
         name = Path(spec.gguf_path or spec.base_path or spec.label).name
         if need > self.budget_bytes:
             raise UserError(f"{name} needs about {need / GIB:.1f} GiB, more than the chat memory budget of "
@@ -342,9 +398,10 @@ class ModelCache:
                             ko=f"{name}에는 약 {need / GIB:.1f} GiB가 필요해 이 컴퓨터의 대화용 메모리 한도 "
                                f"{self.budget_bytes / GIB:.1f} GiB를 넘습니다. 더 작은 양자화(q4_k_m)를 고르거나 "
                                f"{MEMORY_ENV}를 높이세요. 모델을 불러오지 않았습니다.")
-        held = sum(model.size_bytes for model in self.loaded.values())
+        reserved = sum(self._reserved.values())  # loads under way: not yet in the free memory figure
+        held = sum(model.size_bytes for model in self.loaded.values()) + reserved
         for key in list(self.loaded):
-            if held + need <= self.budget_bytes and need <= free_bytes():
+            if held + need <= self.budget_bytes and need <= free_bytes() - reserved:
                 break
             model = self.loaded[key]
             if model.lock.acquire(blocking=False):  # never unload a model that is answering
@@ -354,7 +411,7 @@ class ModelCache:
                     held -= model.size_bytes
                 finally:
                     model.lock.release()
-        free = free_bytes()
+        free = free_bytes() - reserved
         if need > free:
             raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but only {free / GIB:.1f} GiB of "
                             "memory is free: choose a smaller quantization (q4_k_m) or close other programs. "
@@ -363,7 +420,7 @@ class ModelCache:
                                "더 작은 양자화(q4_k_m)를 고르거나 다른 프로그램을 닫으세요. 모델을 불러오지 않았습니다.")
 
     def close(self) -> None:
-        with self._loading:
+        with self._lock:
             for model in self.loaded.values():
                 model.close()
             self.loaded.clear()
@@ -469,9 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats", action="store_true", help="also print token counts and speed to stderr")
     args = parser.parse_args(argv)
     try:
-        spec = gguf_spec(args.model, args.lora)
-        overrides = {key: value for key, value in (("prompt_format", args.format), ("speakers", args.speakers)) if value}
-        spec.prompt = spec.prompt.model_copy(update=overrides)
+        spec = gguf_spec(args.model, args.lora, prompt_format=args.format, speakers=args.speakers)
         settings = GenerationSettings(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
                                       repeat_penalty=args.repeat_penalty, max_new_tokens=args.max_tokens, seed=args.seed)
         cache = ModelCache(threads=args.threads)

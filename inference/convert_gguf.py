@@ -19,7 +19,7 @@ SCRIPTS = {"hf": "convert_hf_to_gguf.py", "lora": "convert_lora_to_gguf.py"}
 
 
 def uses_llama3_split(model_dir: Path) -> bool:
-    from tuning.demo_model import LLAMA3_SPLIT
+    from models.demo import LLAMA3_SPLIT
 
     tokenizer_json = Path(model_dir) / "tokenizer.json"
     if not tokenizer_json.is_file():

@@ -1,107 +1,126 @@
 """Export a training run: merge its LoRA adapter into the 16-bit base, convert to GGUF with
 llama.cpp's own converter, quantize with llama.cpp, export the adapter alone as a GGUF LoRA, and
 verify every file against the merged model. Each file is written under a temporary name and
-renamed only once complete; results go to `export.json`.
+renamed only once complete; the result goes to `export.json` (ExportManifest).
 
     python -m inference.export RUN_DIR [--checkpoint NAME] --quant f16 q8_0 q4_k_m --out DIR [--no-lora]
+
+The command is a job like training: it writes its progress to DIR/status.json and its output to
+DIR/export.log, exports one adapter of a run at a time (a lock in the run's folder), and stops at the
+next step on SIGTERM, Ctrl-C or a DIR/stop file. The Export tab launches exactly this command.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from core import fileio
+from core import artifacts, fileio
+from core.artifacts import QUANTS, ExportedFile, ExportManifest, ExportRequest, PromptContract, TrainConfig
 from core.errors import UserError
+from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
-from core.workspace import Workspace
+from core.jobs import ROOT, StopRequest, exclusive, tee_output
+from core.runs import RunDir
+from core.workspace import FINAL, ExportPaths, Workspace
+from data.chat_format import ChatTemplate, ollama_template
 from inference import llama
-from inference.prompt import format_of_adapter
 from inference.verify import Reference, verify
-from tuning.config import TrainConfig
-from tuning.runs import RunDir
+from models.resolve import resolve_model_path
 
-QUANTS = ("f16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
-Quant = Literal["f16", "q8_0", "q4_k_m", "q5_k_m", "q6_k"]
 BYTES_PER_PARAMETER = {"f16": 2.0, "q8_0": 1.07, "q6_k": 0.83, "q5_k_m": 0.71, "q4_k_m": 0.61}
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class ExportConfig(BaseModel):
-    run_dir: str
-    checkpoint: str | None = Field(None, description="a checkpoint-N of the run; default: its final adapter")
-    quants: list[Quant] = Field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"], min_length=1)
-    out_dir: str
-    lora: bool = Field(True, description="also export the adapter as a GGUF LoRA, with the base model as GGUF")
-
+BUSY = Text("An export of this run is already running ({holder}); wait for it, or stop it in the Export tab.",
+            "이 실행을 이미 내보내는 중입니다({holder}). 끝날 때까지 기다리거나 내보내기 탭에서 중지하세요.")
+ExportConfig = ExportRequest  # the name earlier versions used
 
 Progress = Callable[[str, float], None]
 
 
-def export(config: ExportConfig, workspace: Workspace, progress: Progress = lambda step, share: None) -> dict:
-    run = RunDir(Path(config.run_dir))
-    adapter_dir = _adapter_dir(run, config.checkpoint)
-    train_config = TrainConfig.load(run.config_path)
-    from tuning.backends import resolve_model_path
+class Stopped(Exception):
+    """A stop was asked for; the export ends at the step it reached."""
 
+
+def export(request: ExportRequest, workspace: Workspace, progress: Progress = lambda step, share: None,
+           stop: StopRequest | None = None) -> ExportManifest:
+    run = RunDir(Path(request.run_dir))
+    adapter_dir = _adapter_dir(run, request.checkpoint)
+    train_config = run.config()
     base_dir = Path(resolve_model_path(train_config.base_model, workspace))
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_disk(base_dir, out_dir, config)
-    started = time.time()
-    timings: dict[str, float] = {}
+    out = ExportPaths(Path(request.out_dir))
+    out.path.mkdir(parents=True, exist_ok=True)
+    _check_disk(base_dir, out.path, request)
+    started, timings = time.time(), {}
 
-    progress("merge", 0.05)
-    merged_dir = out_dir / "merged"
+    def step(name: str, share: float) -> None:
+        if stop is not None and stop.requested:
+            raise Stopped(name)
+        progress(name, share)
+
+    step("merge", 0.05)
     clock = time.perf_counter()
-    merge(base_dir, adapter_dir, merged_dir, train_config.trust_remote_code)
+    merge(base_dir, adapter_dir, out.merged, train_config.trust_remote_code)
     timings["merge_s"] = round(time.perf_counter() - clock, 1)
 
-    progress("convert", 0.25)
+    step("convert", 0.25)
     clock = time.perf_counter()
-    f16_path = out_dir / "model-f16.gguf"
-    convert(merged_dir, f16_path)
+    convert(out.merged, out.gguf("f16"))
     timings["convert_s"] = round(time.perf_counter() - clock, 1)
 
-    files = {"f16": f16_path}
+    made = {"f16": out.gguf("f16")}
     clock = time.perf_counter()
-    for index, kind in enumerate(kind for kind in config.quants if kind != "f16"):
-        progress(f"quantize {kind}", 0.35 + 0.2 * index / max(1, len(config.quants)))
-        files[kind] = out_dir / f"model-{kind}.gguf"
-        with fileio.atomic_path(files[kind]) as tmp:
-            llama.quantize(f16_path, tmp, kind)
+    quants = [kind for kind in request.quants if kind != "f16"]
+    for index, kind in enumerate(quants):
+        step(f"quantize {kind}", 0.35 + 0.2 * index / max(1, len(quants)))
+        with fileio.atomic_path(out.gguf(kind)) as tmp:
+            llama.quantize(out.gguf("f16"), tmp, kind)
+        made[kind] = out.gguf(kind)
     timings["quantize_s"] = round(time.perf_counter() - clock, 1)
 
-    progress("verify", 0.6)
-    reference = Reference(merged_dir)
-    results = []
-    for kind, path in files.items():
-        if kind in config.quants:
-            results.append(_verified(path, kind, reference))
-    if "f16" not in config.quants:
-        f16_path.unlink()
-    if config.lora:
-        progress("LoRA", 0.8)
-        results.append(_export_lora(base_dir, adapter_dir, out_dir, reference))
+    step("verify", 0.6)
+    contract = prompt_contract(run, request.checkpoint, adapter_dir)
+    reference = Reference(out.merged, contract)
+    results = [_verified(path, kind, reference) for kind, path in made.items() if kind in request.quants]
+    if "f16" not in request.quants:
+        out.gguf("f16").unlink()
+    if request.lora:
+        step("LoRA", 0.8)
+        results.append(_export_lora(base_dir, adapter_dir, out, reference))
 
-    fmt = _prompt_format(run, adapter_dir, train_config)
+    template = ChatTemplate.of_tokenizer(_tokenizer(out.merged))
     for result in results:
-        _write_modelfile(out_dir / result["file"], fmt, result.get("applies_to"))
-    summary = {
-        "run": str(run.path), "checkpoint": config.checkpoint or "final", "base_model": train_config.base_model,
-        "prompt": fmt, "created_at": started, "timings": timings, "files": results,
-        "verified": all(r["verification"]["passed"] for r in results if "verification" in r),
-    }
-    fileio.write_json(out_dir / "export.json", summary)
+        _write_modelfile(out.path / result.file, contract, template, result.applies_to)
+    manifest = ExportManifest(run=str(run.path), checkpoint=request.checkpoint or FINAL,
+                              base_model=train_config.base_model, prompt=contract, created_at=started,
+                              timings=timings, files=results,
+                              verified=all(result.verification.passed for result in results))
+    artifacts.write(out.manifest, manifest)
     progress("done", 1.0)
-    return summary
+    return manifest
+
+
+def prompt_contract(run: RunDir, checkpoint: str | None, adapter_dir: Path) -> PromptContract:
+    """How the adapter was trained to be prompted: from the run; for a run that did not record it,
+    derived from the adapter's tokenizer, the run's config and its dataset."""
+    contract = run.prompt_contract(checkpoint)
+    if contract is not None:
+        return contract
+    from core.artifacts import DatasetReport
+    from data.chat_format import contract_for
+
+    config = run.config()
+    report = artifacts.read(Path(config.dataset) / "report.json", DatasetReport)
+    return contract_for(_tokenizer(adapter_dir), config.prompt_format, report.speakers if report else "blog")
+
+
+def _tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
 
 
 def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path, trust_remote_code: bool = False) -> None:
@@ -113,7 +132,7 @@ def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path, trust_remote_code
     base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto", use_safetensors=True,
                                                 trust_remote_code=trust_remote_code)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
-    with fileio.atomic_dir(merged_dir) as tmp:
+    with fileio.atomic_dir(merged_dir, replaces=lambda folder: True) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         AutoTokenizer.from_pretrained(adapter_dir).save_pretrained(tmp)
 
@@ -130,80 +149,116 @@ def convert(model_dir: Path, gguf_path: Path, kind: str = "hf", extra: list[str]
                             ko=f"llama.cpp 변환기가 {model_dir.name}을(를) 변환하지 못했습니다:\n{tail}")
 
 
-def _export_lora(base_dir: Path, adapter_dir: Path, out_dir: Path, reference: Reference) -> dict:
+def _export_lora(base_dir: Path, adapter_dir: Path, out: ExportPaths, reference: Reference) -> ExportedFile:
     """The adapter as a GGUF LoRA, and the base as f16 GGUF to apply it on; verified together."""
-    lora_path, base_path = out_dir / "lora-f16.gguf", out_dir / "base-f16.gguf"
-    convert(adapter_dir, lora_path, kind="lora", extra=["--base", str(base_dir)])
-    convert(base_dir, base_path)
-    result = _verified(lora_path, "lora", reference, base_path)
-    result["applies_to"] = base_path.name
-    return result
+    convert(adapter_dir, out.lora_gguf, kind="lora", extra=["--base", str(base_dir)])
+    convert(base_dir, out.base_gguf)
+    result = _verified(out.lora_gguf, "lora", reference, out.base_gguf)
+    return result.model_copy(update={"applies_to": out.base_gguf.name})
 
 
-def _verified(path: Path, kind: str, reference: Reference, base_path: Path | None = None) -> dict:
+def _verified(path: Path, kind: str, reference: Reference, base_path: Path | None = None) -> ExportedFile:
     if base_path is not None:
         verification = verify(base_path, kind, reference, lora_path=path)
     else:
         verification = verify(path, kind, reference)
-    fileio.write_json(path.with_suffix(".verify.json"), verification)
-    return {"kind": kind, "file": path.name, "size_bytes": path.stat().st_size, "verification": verification}
+    artifacts.write(ExportPaths.verify_report(path), verification)
+    return ExportedFile(kind=kind, file=path.name, size_bytes=path.stat().st_size, verification=verification)
 
 
-def _write_modelfile(gguf_path: Path, fmt: dict, base_name: str | None = None) -> None:
+def _write_modelfile(gguf_path: Path, contract: PromptContract, template: ChatTemplate | None,
+                     base_name: str | None = None) -> None:
     """An Ollama Modelfile beside the GGUF, with the prompt format and stops the model was trained with."""
-    if fmt["prompt_format"] == "chat_template":
-        template = ('{{ range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>'
-                    '{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n')
-    else:
-        template = ('{{ range .Messages }}{{ if eq .Role "assistant" }}bot: {{ .Content }}\n'
-                    '{{ else }}' + fmt["user_label"] + ': {{ .Content }}\n{{ end }}{{ end }}bot:')
-    stops = "".join(f'PARAMETER stop "{_ollama_escape(stop)}"\n' for stop in fmt["stop"])
+    stops = "".join(f'PARAMETER stop "{_ollama_escape(stop)}"\n' for stop in contract.stop)
     source = f"FROM ./{gguf_path.name}\n"
     if base_name:  # a GGUF LoRA is applied on the base model
         source = f"FROM ./{base_name}\nADAPTER ./{gguf_path.name}\n"
-    text = f'{source}TEMPLATE """{template}"""\n{stops}PARAMETER temperature 0.7\n'
-    fileio.write_text(gguf_path.with_name(f"{gguf_path.stem}.Modelfile"), text)
+    text = f'{source}TEMPLATE """{ollama_template(contract, template)}"""\n{stops}PARAMETER temperature 0.7\n'
+    fileio.write_text(ExportPaths.modelfile(gguf_path), text)
 
 
 def _ollama_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _prompt_format(run: RunDir, adapter_dir: Path, train_config: TrainConfig) -> dict:
-    """How the model was trained to be prompted: chat and the Modelfiles use exactly this. Checkpoints
-    carry no training.json; the run's config and dataset say the same."""
-    described = adapter_dir if (adapter_dir / "training.json").is_file() else run.adapter
-    return format_of_adapter(described, train_config.dataset, train_config.prompt_format).model_dump()
-
-
 def _adapter_dir(run: RunDir, checkpoint: str | None) -> Path:
-    if checkpoint:
-        path = run.checkpoints / checkpoint
-        if not (path / "adapter_config.json").is_file():
+    if checkpoint and checkpoint != FINAL:
+        if not run.has_adapter(checkpoint):
             names = ", ".join(run.checkpoint_names())
             raise UserError(f"{run.name} has no checkpoint {checkpoint}; it has {names or 'none'}.",
                             ko=f"{run.name}에는 체크포인트 {checkpoint}이(가) 없습니다. 있는 체크포인트: {names or '없음'}.")
-        return path
-    if not (run.adapter / "adapter_config.json").is_file():
-        state = run.status().get("state")
-        raise UserError(f"{run.name} has no final adapter yet (state: {state}); export one of its checkpoints instead.",
-                        ko=f"{run.name}에는 아직 최종 어댑터가 없습니다 (상태: {state}). 대신 체크포인트 중 하나를 내보내세요.")
-    return run.adapter
+        return run.files.adapter_dir(checkpoint)
+    if not run.has_adapter():
+        raise UserError(f"{run.name} has no final adapter yet (state: {run.state()}); export one of its checkpoints "
+                        "instead.",
+                        ko=f"{run.name}에는 아직 최종 어댑터가 없습니다 (상태: {run.state()}). 대신 체크포인트 중 하나를 "
+                           "내보내세요.")
+    return run.files.adapter
 
 
-def _check_disk(base_dir: Path, out_dir: Path, config: ExportConfig) -> None:
+def _check_disk(base_dir: Path, out_dir: Path, request: ExportRequest) -> None:
     """Refuses early when the files would not fit: an 8B f16 GGUF alone is 16 GB."""
     weights = sum(p.stat().st_size for p in base_dir.glob("*.safetensors"))
     parameters = weights / 2 if weights else 0
     # Written at once, at most: the merged folder, the f16 GGUF (and the base's, for the LoRA), the quants.
-    need = weights + parameters * (BYTES_PER_PARAMETER["f16"] * (2 if config.lora else 1) +
-                                       sum(BYTES_PER_PARAMETER[q] for q in config.quants if q != "f16"))
+    need = weights + parameters * (BYTES_PER_PARAMETER["f16"] * (2 if request.lora else 1) +
+                                       sum(BYTES_PER_PARAMETER[q] for q in request.quants if q != "f16"))
     free = shutil.disk_usage(out_dir).free
     if need > free:
         raise UserError(f"Not enough disk space for this export: about {need / 1e9:.1f} GB needed, "
                         f"{free / 1e9:.1f} GB free in {out_dir}. Free some space or choose fewer formats.",
                         ko=f"내보내기에 필요한 디스크 공간이 부족합니다. 약 {need / 1e9:.1f} GB가 필요한데 "
                            f"{out_dir}에 남은 공간은 {free / 1e9:.1f} GB입니다. 공간을 확보하거나 형식을 줄여 고르세요.")
+
+
+def is_export_dir(folder: Path) -> bool:
+    """A folder an export wrote (or is writing): it may be written into again."""
+    paths = ExportPaths(folder)
+    return paths.manifest.is_file() or paths.status.is_file() or paths.log.is_file()
+
+
+def run_job(request: ExportRequest, workspace: Workspace, say: Callable[[str], None]) -> ExportManifest | None:
+    """The export as a job: the run's export lock, progress in the export folder's status, a stop at
+    the next step when asked. None when it was stopped; UserError (recorded as failed) when it failed."""
+    run, target = RunDir(Path(request.run_dir)), ExportDir(Path(request.out_dir))
+    fileio.check_replaceable(target.path, is_export_dir)
+    with exclusive(run.files.export_lock, BUSY):
+        target.path.mkdir(parents=True, exist_ok=True)
+        stop = StopRequest(target.files.stop)  # a stop asked for before this process started counts too
+        checkpoint = request.checkpoint or FINAL
+        target.write_status("running", pid=os.getpid(), started_at=time.time(), run=run.name, checkpoint=checkpoint,
+                            phase="start", share=0.0)
+
+        def progress(step: str, share: float) -> None:
+            target.write_status("running", phase=step, share=share)
+            say(f"[{share:4.0%}] {step}")
+
+        try:
+            manifest = export(request, workspace, progress, stop)
+        except Stopped as stopped:
+            target.write_status("stopped", phase=str(stopped))
+            target.files.stop.unlink(missing_ok=True)
+            return None
+        except UserError as err:
+            target.write_status("failed", error=err)
+            raise
+        except Exception as err:  # noqa: BLE001 - the job must end as failed with a reason, whatever broke
+            target.write_status("failed", error=f"{type(err).__name__}: {err}")
+            raise
+        target.write_status("completed", phase="done", share=1.0)
+        return manifest
+
+
+STEPS_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "LoRA": "LoRA", "done": "완료",
+            "start": "시작"}
+
+
+def step_name(step: str, korean: bool) -> str:
+    """A progress step as the command line shows it: `quantize q8_0` is `양자화 q8_0` in Korean."""
+    if not korean:
+        return step
+    word, _, rest = step.partition(" ")
+    return " ".join(part for part in (STEPS_KO.get(word, word), rest) if part)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,33 +270,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lora", dest="lora", action="store_false")
     parser.add_argument("--workspace", default=None)
     args = parser.parse_args(argv)
-    config = ExportConfig(run_dir=str(Path(args.run_dir).resolve()), checkpoint=args.checkpoint, quants=args.quant,
-                          out_dir=str(Path(args.out).resolve()), lora=args.lora)
     lang = env_lang()
-    korean = lang == "ko"
+    request = ExportRequest(run_dir=str(Path(args.run_dir).resolve()), checkpoint=args.checkpoint, quants=args.quant,
+                            out_dir=str(Path(args.out).resolve()), lora=args.lora)
     try:
-        summary = export(config, Workspace.open(args.workspace),
-                         progress=lambda step, share: print(f"[{share:4.0%}] {step_name(step, korean)}", flush=True))
+        if not Path(request.run_dir).is_dir():
+            raise UserError(f"{args.run_dir} is not a run folder.", ko=f"{args.run_dir}은(는) 실행 폴더가 아닙니다.")
+        fileio.check_replaceable(Path(request.out_dir), is_export_dir)
+        Path(request.out_dir).mkdir(parents=True, exist_ok=True)
+        tee_output(ExportPaths(Path(request.out_dir)).log)
+        manifest = run_job(request, Workspace.open(args.workspace),
+                           lambda line: print(_localized_progress(line, lang), flush=True))
     except UserError as err:
         print(f"error: {err.text()}", file=sys.stderr)
         return 1
-    for result in summary["files"]:
-        passed, top1 = result["verification"]["passed"], result["verification"]["top1_agreement"]
-        size = f"{result['file']}: {result['size_bytes'] / 2**20:.1f} MiB"
-        print(text_in(Text(f"{size}, {'verified' if passed else 'FAILED verification'} (top-1 agreement {top1:.0%})",
-                           f"{size}, {'검증 통과' if passed else '검증 실패'} (top-1 일치율 {top1:.0%})"), lang))
-    return 0 if summary["verified"] else 3
+    if manifest is None:
+        print(text_in(Text("stopped", "중지됨"), lang))
+        return 0
+    for result in manifest.files:
+        check = result.verification
+        size = f"{result.file}: {result.size_bytes / 2**20:.1f} MiB"
+        print(text_in(Text(f"{size}, {'verified' if check.passed else 'FAILED verification'} "
+                           f"(top-1 agreement {check.top1_agreement:.0%})",
+                           f"{size}, {'검증 통과' if check.passed else '검증 실패'} "
+                           f"(top-1 일치율 {check.top1_agreement:.0%})"), lang))
+    return 0 if manifest.verified else 3
 
 
-STEPS_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "LoRA": "LoRA", "done": "완료"}
-
-
-def step_name(step: str, korean: bool) -> str:
-    """A progress step as the command line shows it: `quantize q8_0` is `양자화 q8_0` in Korean."""
-    if not korean:
-        return step
-    word, _, rest = step.partition(" ")
-    return " ".join(part for part in (STEPS_KO.get(word, word), rest) if part)
+def _localized_progress(line: str, lang: str) -> str:
+    share, _, step = line.partition("] ")
+    return f"{share}] {step_name(step, lang == 'ko')}"
 
 
 if __name__ == "__main__":

@@ -36,6 +36,21 @@ def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
                         ko=f"llama.cpp가 {source.name}을(를) {kind}(으)로 양자화하지 못했습니다 (상태 {status}).")
 
 
+def encode(llm, text: str, contract) -> list[int]:
+    """Prompt text as ids, as training made them (`data.chat_format.prompt_encoding`): the model's own
+    prefix (BOS, when its vocabulary adds one) before `lines` text; a rendered chat template parsed
+    with its special tokens."""
+    import llama_cpp
+
+    from data.chat_format import prompt_encoding
+
+    encoding = prompt_encoding(contract)
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=encoding.parse_special)
+    if encoding.add_prefix and llama_cpp.llama_vocab_get_add_bos(llm._model.vocab):
+        ids = [llm.token_bos()] + ids
+    return ids
+
+
 GGUF_MAGIC = b"GGUF"
 
 

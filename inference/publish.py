@@ -1,7 +1,8 @@
 """Share one exported GGUF as a chat-only Hugging Face Space: a folder with a small app (the Chat tab
-alone), the project's own modules it needs, its requirements, README front matter and a model card
-(training recipe, dataset summary, verification); then, given a token, pushed with the GGUF to the Hub.
-The token is used for the upload only: never logged, never written to a file.
+alone), the project's own modules that the Chat tab imports (found by reading their imports: no
+training code), its requirements, README front matter and a model card (training recipe, dataset
+summary, verification); then, given a token, pushed with the GGUF to the Hub. The token is used for
+the upload only: never logged, never written to a file.
 
     python -m inference.publish EXPORT_DIR --file model-q4_k_m.gguf --out DIR [--repo USER/NAME]
     (the token comes from HF_TOKEN)
@@ -9,18 +10,23 @@ The token is used for the upload only: never logged, never written to a file.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from core import fileio
+from core import artifacts, fileio
+from core.artifacts import DatasetReport, ExportedFile, ExportManifest, TrainConfig, UnreadableFile
 from core.errors import UserError
 from core.i18n import env_lang
+from core.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "data", "inference", "tuning", "ui")  # the project's own code; data/samples stays out
+PACKAGES = ("core", "models", "data", "tuning", "inference", "ui")  # the project's own packages
+SPACE_ENTRY = ("ui.chat_tab", "ui.common", "ui.i18n", "core.workspace")  # what the Space's app.py imports
+ASSETS = (".js",)  # files beside a module that it reads at run time (the page scripts)
 GRADIO_VERSION = "6.31.0"
 SPACE_REQUIREMENTS = ["gradio==6.31.0", "llama-cpp-python==0.3.36", "pydantic==2.14.4", "pandas"]
 SPACE_APP = '''"""Chat-only Space: talk to {title}, fine-tuned with Korean chat tuner."""
@@ -54,53 +60,104 @@ if __name__ == "__main__":
 def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | None = None) -> Path:
     """The Space folder for `export_dir/gguf_name`; the GGUF is linked (or copied) into `models/`."""
     export_dir, out_dir = Path(export_dir), Path(out_dir)
-    summary = fileio.read_json(export_dir / "export.json")
-    if summary is None:
+    manifest = artifacts.read(export_dir / "export.json", ExportManifest)
+    if manifest is None:
         raise UserError(f"{export_dir} is not an export (no export.json): export the run in the Export tab first.",
                         ko=f"{export_dir}은(는) 내보내기 폴더가 아닙니다 (export.json 없음). "
                            "먼저 내보내기 탭에서 실행을 내보내세요.")
-    result = next((r for r in summary["files"] if r["file"] == gguf_name and r["kind"] != "lora"), None)
-    if result is None or not (export_dir / gguf_name).is_file():
-        kinds = ", ".join(r["file"] for r in summary["files"] if r["kind"] != "lora")
+    result = manifest.file(gguf_name)
+    if result is None or result.kind == "lora" or not (export_dir / gguf_name).is_file():
+        kinds = ", ".join(r.file for r in manifest.files if r.kind != "lora")
         raise UserError(f"{gguf_name} is not a GGUF model of this export; choose one of: {kinds}.",
                         ko=f"{gguf_name}은(는) 이 내보내기의 GGUF 모델이 아닙니다. 다음 중에서 고르세요: {kinds}.")
-    title = title or f"{Path(summary['run']).name} · {result['kind']}"
-    with fileio.atomic_dir(out_dir) as tmp:
-        for package in PACKAGES:
-            shutil.copytree(ROOT / package, tmp / package,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "samples"))
+    title = title or f"{Path(manifest.run).name} · {result.kind}"
+    with fileio.atomic_dir(out_dir, replaces=is_space) as tmp:
+        for module_file in space_modules():
+            target = tmp / module_file.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(module_file, target)
         models = tmp / "models"
-        models.mkdir()
+        models.mkdir(exist_ok=True)
         _link_or_copy(export_dir / gguf_name, models / gguf_name)
-        # The chat engine reads the prompt format from the export.json beside the file.
-        fileio.write_json(models / "export.json", {**summary, "files": [result]})
-        intro = f"# {title}\nA Korean chatbot fine-tuned from `{summary['base_model']}` with Korean chat tuner."
+        # The chat engine reads the prompt contract from the export.json beside the file.
+        artifacts.write(models / "export.json", manifest.model_copy(update={"files": [result]}))
+        intro = f"# {title}\nA Korean chatbot fine-tuned from `{manifest.base_model}` with Korean chat tuner."
         fileio.write_text(tmp / "app.py", SPACE_APP.format(title=title, intro=intro))
         requirements = SPACE_REQUIREMENTS + (["transformers==5.17.0"]
-                                             if summary["prompt"]["prompt_format"] == "chat_template" else [])
+                                             if manifest.prompt.prompt_format == "chat_template" else [])
         fileio.write_text(tmp / "requirements.txt", "\n".join(requirements) + "\n")
-        fileio.write_text(tmp / "README.md", model_card(summary, result, title))
+        fileio.write_text(tmp / "README.md", model_card(manifest, result, title, _workspace_of(export_dir)))
     return out_dir
 
 
-def model_card(summary: dict, result: dict, title: str) -> str:
-    run_dir = Path(summary["run"])
-    config = fileio.read_json(run_dir / "config.json", {}) or {}
-    report = fileio.read_json(Path(config.get("dataset", "")) / "report.json", {}) if config.get("dataset") else {}
+def is_space(folder: Path) -> bool:
+    """A folder Publish built before: it may be rebuilt."""
+    return (folder / "app.py").is_file() and (folder / "models" / "export.json").is_file()
+
+
+def space_modules(entry: tuple[str, ...] = SPACE_ENTRY) -> list[Path]:
+    """The project's files the Space needs: the entry modules, every project module they import
+    (at the top or inside functions), their packages' __init__.py, and their page scripts."""
+    needed: set[Path] = set()
+    waiting = [_module_file(name) for name in entry]
+    while waiting:
+        path = waiting.pop()
+        if path is None or path in needed:
+            continue
+        needed.add(path)
+        init = path.parent / "__init__.py"
+        if init.is_file():
+            waiting.append(init)
+        waiting += [_module_file(name) for name in _imported_modules(path)]
+    assets = {asset for path in needed for asset in path.parent.iterdir() if asset.suffix in ASSETS}
+    return sorted(needed | assets)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return {name for name in names if name.split(".")[0] in PACKAGES}
+
+
+def _module_file(name: str) -> Path | None:
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _workspace_of(export_dir: Path) -> Workspace | None:
+    """The workspace an export folder lies in (exports/NAME), to find its run after a move."""
+    return Workspace(export_dir.resolve().parent.parent) if export_dir.resolve().parent.name == "exports" else None
+
+
+def model_card(manifest: ExportManifest, result: ExportedFile, title: str, workspace: Workspace | None = None) -> str:
+    run_dir = workspace.relocate(manifest.run) if workspace else Path(manifest.run)
+    config = _readable(lambda: TrainConfig.from_file(run_dir / "config.json"))
+    report = None
+    if config is not None:
+        dataset_dir = workspace.relocate(config.dataset) if workspace else Path(config.dataset)
+        report = _readable(lambda: artifacts.read(dataset_dir / "report.json", DatasetReport))
     recipe_keys = ("base_model", "max_steps", "num_train_epochs", "learning_rate", "lora_r", "lora_alpha",
                    "lora_dropout", "max_length", "batch_size", "gradient_accumulation_steps", "warmup_steps",
                    "optim", "load_in_4bit", "packing", "prompt_format", "loss_on", "seed")
-    recipe = "\n".join(f"| {key} | {config[key]} |" for key in recipe_keys if key in config)
-    counts = (report or {}).get("counts") or {}
+    values = config.model_dump() if config else {}
+    recipe = "\n".join(f"| {key} | {values[key]} |" for key in recipe_keys if key in values)
+    counts = dict(report.counts) if report else {}
     lengths = counts.get("tokens_per_example") or []
     if lengths:
-        counts = {**counts, "mean tokens per example": round(sum(lengths) / len(lengths), 1)}
-    speakers = (report or {}).get("config", {}).get("speakers")
+        counts["mean tokens per example"] = round(sum(lengths) / len(lengths), 1)
     dataset = "\n".join(f"| {key.replace('_', ' ')} | {value} |" for key, value in counts.items()
                         if not isinstance(value, (dict, list)))
-    if speakers:
-        dataset += f"\n| speaker labels | {speakers} |"
-    check = result["verification"]
+    if report:
+        dataset += f"\n| speaker labels | {report.speakers} |"
+    check = result.verification
     return f"""---
 title: {json.dumps(title, ensure_ascii=False)}
 emoji: 💬
@@ -112,9 +169,9 @@ pinned: false
 
 # {title}
 
-A Korean chatbot: `{summary['base_model']}` fine-tuned with LoRA on chat logs, exported to GGUF
-(`models/{result['file']}`, {result['kind']}, {result['size_bytes'] / 2**20:.1f} MiB) and served through
-llama-cpp-python. Prompt format: `{summary['prompt']['prompt_format']}` (speakers: {summary['prompt']['speakers']}).
+A Korean chatbot: `{manifest.base_model}` fine-tuned with LoRA on chat logs, exported to GGUF
+(`models/{result.file}`, {result.kind}, {result.size_bytes / 2**20:.1f} MiB) and served through
+llama-cpp-python. Prompt format: `{manifest.prompt.prompt_format}` (speakers: {manifest.prompt.speakers}).
 
 ## Training recipe
 
@@ -130,10 +187,18 @@ llama-cpp-python. Prompt format: `{summary['prompt']['prompt_format']}` (speaker
 
 ## Verification
 
-Against the merged Hugging Face model on fixed prompts: top-1 agreement {check['top1_agreement']:.1%},
-identical tokenization: {check['tokenization_match']}, greedy output identical: {check['greedy_match']};
-{'passed' if check['passed'] else 'FAILED'}.
+Against the merged Hugging Face model on fixed prompts: top-1 agreement {check.top1_agreement:.1%},
+identical tokenization: {check.tokenization_match}, greedy output identical: {check.greedy_match};
+{'passed' if check.passed else 'FAILED'}.
 """
+
+
+def _readable(read):
+    """A file the model card can do without: None when it is missing or cannot be read."""
+    try:
+        return read()
+    except UnreadableFile:
+        return None
 
 
 def push_space(space_dir: Path, repo_id: str, token: str | None) -> str:
@@ -173,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     korean = env_lang() == "ko"
     try:
+        fileio.check_replaceable(Path(args.out), is_space)
         space_dir = build_space(Path(args.export_dir), args.file, Path(args.out), args.title)
         print(f"{'스페이스 폴더' if korean else 'Space folder'}: {space_dir}")
         if args.repo:

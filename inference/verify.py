@@ -1,5 +1,6 @@
 """Proof that a GGUF file is the trained model: llama.cpp's tokens and next-token logits on fixed
-prompts against the merged Hugging Face model's, with thresholds per file kind."""
+prompts (in the model's own prompt format) against the merged Hugging Face model's, with thresholds
+per file kind."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.artifacts import PromptContract, Verification
+from data.chat_format import ChatTemplate, encode_prompt, verification_prompts
 from inference import llama
 
-VERIFY_PROMPTS = [
-    "user: 오늘 점심 뭐 먹을래?\nbot:",
-    "user: 주말에 시간 있어?\nbot: 응 토요일은 괜찮아\nuser: 그럼 영화 보러 갈래?\nbot:",
-    "user1: 다들 퇴근했어?\nuser2: 나 아직 회사ㅠㅠ\nbot:",
-]
 GREEDY_TOKENS = 16
 # A file passes when, over every prompt position, its top token agrees with the Hugging Face model's
 # at least this often, and (f16 only) the last position's logits differ by at most max_abs_diff.
@@ -32,17 +30,19 @@ THRESHOLDS = {
 class Reference:
     """The merged Hugging Face model's answers to the verification prompts, computed once."""
 
-    def __init__(self, merged_dir: Path, prompts: list[str] = VERIFY_PROMPTS):
+    def __init__(self, merged_dir: Path, contract: PromptContract):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(merged_dir)
+        self.contract = contract
+        prompts = verification_prompts(contract, ChatTemplate.of_tokenizer(tokenizer))
         self.device = reference_device(merged_dir)
         placement = {"device_map": {"": "cuda"}} if self.device == "cuda" else {}
         model = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32, use_safetensors=True, **placement)
         model.eval()
         self.prompts = prompts
-        self.ids = [tokenizer(prompt)["input_ids"] for prompt in prompts]
+        self.ids = [encode_prompt(prompt, tokenizer, contract) for prompt in prompts]
         with torch.no_grad():
             inputs = [torch.tensor([ids], device=self.device) for ids in self.ids]
             self.logits = [model(batch).logits[0].float().cpu().numpy() for batch in inputs]
@@ -74,12 +74,12 @@ def reference_device(merged_dir: Path) -> str:
                        "메모리가 그보다 적습니다. 메모리가 더 큰 컴퓨터에서 내보내거나 다른 프로그램을 닫으세요.")
 
 
-def verify(gguf_path: Path, kind: str, reference: Reference, lora_path: Path | None = None) -> dict:
+def verify(gguf_path: Path, kind: str, reference: Reference, lora_path: Path | None = None) -> Verification:
     agree = positions = 0
     max_abs_diff, tokenization_match, greedy_match = 0.0, True, True
     with llama.load(gguf_path, n_ctx=512, logits_all=True, lora_path=lora_path) as llm:
         for prompt, ids, expected, greedy in zip(reference.prompts, reference.ids, reference.logits, reference.greedy):
-            tokenization_match &= llm.tokenize(prompt.encode(), add_bos=True, special=True) == ids
+            tokenization_match &= llama.encode(llm, prompt, reference.contract) == ids
             llm.reset()
             llm.eval(ids)
             got = np.array(llm.scores[:len(ids)])
@@ -91,9 +91,9 @@ def verify(gguf_path: Path, kind: str, reference: Reference, lora_path: Path | N
     top1 = agree / positions
     passed = tokenization_match and top1 >= threshold["top1_agreement"] and max_abs_diff <= threshold.get(
         "max_abs_diff", float("inf"))
-    return {"passed": bool(passed), "top1_agreement": round(top1, 4), "max_abs_diff_last": round(max_abs_diff, 5),
-            "tokenization_match": bool(tokenization_match), "greedy_match": bool(greedy_match),
-            "thresholds": threshold, "prompts": len(reference.prompts), "reference": f"float32 on {reference.device}"}
+    return Verification(passed=bool(passed), top1_agreement=round(top1, 4), max_abs_diff_last=round(max_abs_diff, 5),
+                        tokenization_match=bool(tokenization_match), greedy_match=bool(greedy_match),
+                        thresholds=threshold, prompts=len(reference.prompts), reference=f"float32 on {reference.device}")
 
 
 def greedy_tokens(llm, ids: list[int], limit: int = GREEDY_TOKENS) -> list[int]:

@@ -23,7 +23,7 @@ def workspace(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="session")
 def demo_tokenizer(workspace):
-    from tuning.models import load_tokenizer
+    from models.resolve import load_tokenizer
 
     return load_tokenizer("demo", workspace)
 
@@ -48,7 +48,7 @@ def write_aihub(path: Path, lines: list[tuple[int, str]], **kwargs) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_model_dir(workspace) -> Path:
-    from tuning.demo_model import ensure_demo_model
+    from models.demo import ensure_demo_model
 
     return ensure_demo_model(workspace)
 
@@ -78,7 +78,8 @@ def chat_export(workspace, demo_model_dir, sample_dataset) -> Path:
     import subprocess
     import sys
 
-    from inference.export import ExportConfig, export
+    from core.artifacts import ExportRequest
+    from inference.export import export
 
     run_dir = workspace.runs / "chat-run"
     config = run_dir.parent / "chat-run-config.json"
@@ -90,6 +91,6 @@ def chat_export(workspace, demo_model_dir, sample_dataset) -> Path:
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     out_dir = workspace.exports / "chat-run-final"
-    summary = export(ExportConfig(run_dir=str(run_dir), quants=["f16", "q4_k_m"], out_dir=str(out_dir)), workspace)
-    assert summary["verified"], summary
+    manifest = export(ExportRequest(run_dir=str(run_dir), quants=["f16", "q4_k_m"], out_dir=str(out_dir)), workspace)
+    assert manifest.verified, manifest
     return out_dir

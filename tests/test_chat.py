@@ -7,43 +7,18 @@ import sys
 
 import pytest
 
+from core.artifacts import PromptContract
 from core.errors import UserError
-from data.render import Line, render_text
+from data.chat_format import fitted_prompt, history_lines, reply_of
 from inference.catalog import chat_models, default_pair
 from inference.chat import GenerationSettings, ModelCache, chat_stream, estimate_bytes, gguf_spec, side_by_side
-from inference.prompt import PromptFormat, fitted_prompt, history_lines, prompt_text, reply_of
+from models.resolve import resolve_model_path
 from tests.conftest import ROOT
-from tuning.dataset import load_split, tokenize_chat, tokenize_lines
 
 
 def chat_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "inference.chat", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
-
-
-def two_party_conversations(dataset_dir, fmt: PromptFormat, count: int = 20) -> list[list[Line]]:
-    """Sample conversations as a one-user chat sees them: every user line under the format's label."""
-    conversations = []
-    for example in load_split(dataset_dir, "train"):
-        speakers = {m["speaker"] for m in example["messages"] if m["role"] == "user"}
-        if len(speakers) == 1:
-            conversations.append([Line("bot" if m["role"] == "assistant" else fmt.user_label, m["role"], m["content"])
-                                  for m in example["messages"]])
-    return conversations[:count]
-
-
-def bot_turns(lines: list[Line]):
-    """Each point where the bot starts answering: (history before it, the bot's lines of that turn)."""
-    for index, line in enumerate(lines):
-        if line.role == "assistant" and index > 0 and lines[index - 1].role == "user":
-            end = index
-            while end < len(lines) and lines[end].role == "assistant":
-                end += 1
-            yield lines[:index], lines[index:end]
-
-
-def as_messages(lines: list[Line]) -> list[dict]:
-    return [{"role": line.role, "content": line.content} for line in lines]
 
 
 def test_the_cli_prints_the_fine_tuned_models_reply(chat_export):
@@ -71,46 +46,8 @@ def test_the_cli_explains_missing_and_corrupt_files(chat_export, tmp_path):
     assert cut.returncode == 1 and "complete GGUF file" in cut.stderr and "Traceback" not in cut.stderr
 
 
-@pytest.mark.parametrize("speakers", ["blog", "numbered"])
-def test_the_chat_prompt_is_the_training_text_up_to_the_bots_turn(chat_export, sample_dataset, demo_tokenizer,
-                                                                   speakers):
-    fmt = PromptFormat(prompt_format="lines", speakers=speakers)
-    model = ModelCache().get(gguf_spec(chat_export / "model-f16.gguf"))
-    checked = 0
-    for lines in two_party_conversations(sample_dataset, fmt):
-        for history, bot_lines in bot_turns(lines):
-            prompt = prompt_text(history_lines(as_messages(history), fmt), fmt)
-            training_text = render_text(history + bot_lines)
-            assert training_text.startswith(prompt + " "), (prompt, training_text)
-            training_ids = tokenize_lines(history + bot_lines, demo_tokenizer, "all")["input_ids"]
-            prompt_ids = demo_tokenizer(prompt)["input_ids"]
-            assert training_ids[:len(prompt_ids)] == prompt_ids
-            assert model.llm.tokenize(prompt.encode(), add_bos=True, special=False) == prompt_ids  # llama.cpp agrees
-            checked += 1
-    assert checked >= 20
-
-
-def test_the_chat_template_prompt_matches_training_and_the_gguf_template(chat_export, sample_dataset, demo_tokenizer):
-    fmt = PromptFormat(prompt_format="chat_template")
-    spec = gguf_spec(chat_export / "model-f16.gguf")
-    model = ModelCache().get(spec.model_copy(update={"prompt": fmt}))
-    hf_template = {"chat_template": demo_tokenizer.chat_template,
-                   "special_tokens": {"bos_token": demo_tokenizer.bos_token, "eos_token": demo_tokenizer.eos_token}}
-    checked = 0
-    for lines in two_party_conversations(sample_dataset, fmt):
-        for history, bot_lines in bot_turns(lines):
-            prompt = prompt_text(history_lines(as_messages(history), fmt), fmt, **hf_template)
-            assert prompt == prompt_text(history_lines(as_messages(history), fmt), fmt, **model.template)
-            training_ids = tokenize_chat(history + bot_lines, demo_tokenizer, "all")["input_ids"]
-            prompt_ids = demo_tokenizer(prompt, add_special_tokens=False)["input_ids"]
-            assert training_ids[:len(prompt_ids)] == prompt_ids
-            assert model.tokenize(prompt) == prompt_ids
-            checked += 1
-    assert checked >= 20
-
-
 def test_the_reply_ends_where_the_users_next_line_would_begin(chat_export):
-    fmt = PromptFormat()
+    fmt = PromptContract(end_tokens=["<|end_of_text|>"])
     assert reply_of(" 응 나 집이야\nbot: 너는?\nuser: 나도 집", fmt) == "응 나 집이야\n너는?"
     model = ModelCache().get(gguf_spec(chat_export / "model-q4_k_m.gguf"))
     for seed in range(6):
@@ -130,7 +67,7 @@ def test_a_long_history_gives_way_from_the_oldest_line(chat_export):
     reply = list(chat_stream(model, history, GenerationSettings(seed=1, max_new_tokens=64)))[-1]
     assert reply.done and reply.dropped_lines > 0 and "left out" in reply.stats()
 
-    fmt = PromptFormat()
+    fmt = model.spec.prompt
     lines = history_lines(history, fmt)
     prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room=200)
     assert len(model.tokenize(prompt)) <= 200 and dropped > 0
@@ -170,16 +107,20 @@ def test_two_answers_stream_together_and_match_separate_runs(chat_export):
 
 def test_the_workspace_lists_exports_bases_and_unexported_checkpoints(workspace, chat_export):
     models = chat_models(workspace)
-    assert {"chat-run-final · q4_k_m", "chat-run-final · f16", "chat-run-final · LoRA on base",
-            "base · demo · f16 GGUF", "base · demo (transformers)",
-            "chat-run · checkpoint-5 (transformers, not exported)"} <= set(models)
-    assert default_pair(models) == ("base · demo · f16 GGUF", "chat-run-final · q4_k_m")
+    assert {"export:chat-run-final/model-q4_k_m.gguf", "export:chat-run-final/model-f16.gguf",
+            "export:chat-run-final/lora-f16.gguf", "base-gguf:demo", "base-hf:demo",
+            "run:chat-run/checkpoint-5"} <= set(models)
+    labels = {spec.label for spec in models.values()}
+    assert {"chat-run-final · q4_k_m", "chat-run-final · LoRA on base", "base · demo · f16 GGUF",
+            "chat-run · checkpoint-5 (transformers, not exported)"} <= labels
+    assert default_pair(models) == ("base-gguf:demo", "export:chat-run-final/model-q4_k_m.gguf")
 
 
 def test_a_checkpoint_not_yet_exported_chats_through_transformers(workspace, chat_export):
-    spec = chat_models(workspace)["chat-run · checkpoint-5 (transformers, not exported)"]
+    spec = chat_models(workspace)["run:chat-run/checkpoint-5"]
     assert spec.kind == "hf" and spec.adapter_dir.endswith("checkpoint-5")
-    reply = list(chat_stream(ModelCache(workspace=workspace).get(spec), [{"role": "user", "content": "뭐해?"}],
+    cache = ModelCache(resolve_base=lambda base: resolve_model_path(base, workspace))
+    reply = list(chat_stream(cache.get(spec), [{"role": "user", "content": "뭐해?"}],
                              GenerationSettings(seed=2, max_new_tokens=24)))[-1]
     assert reply.done and reply.tokens > 0 and reply.text
 
@@ -192,3 +133,38 @@ def test_every_token_streams_at_once_even_when_the_model_writes_broken_utf8(chat
         updates = list(chat_stream(model, [{"role": "user", "content": "내일 점심 같이 먹을래?"}],
                                    GenerationSettings(seed=seed, temperature=1.5, max_new_tokens=200)))
         assert len(updates) == updates[-1].tokens + 1  # one update per token, then the finished answer
+
+
+def test_a_model_loading_for_one_session_does_not_hold_up_another(chat_export):
+    """Two sessions ask for models at once: each load runs outside the cache's lock, and two asks for
+    the same model share one load."""
+    import threading
+
+    from inference import chat as chat_module
+
+    cache = ModelCache(budget_bytes=10 * 2**30)
+    small = gguf_spec(chat_export / "model-q4_k_m.gguf")
+    ready = cache.get(small)
+    slow_started, release = threading.Event(), threading.Event()
+    original = chat_module.GgufModel
+
+    class SlowModel(original):  # a large model taking its time to load
+        def __init__(self, *args, **kwargs):
+            slow_started.set()
+            release.wait(timeout=60)
+            super().__init__(*args, **kwargs)
+
+    chat_module.GgufModel = SlowModel
+    try:
+        large = gguf_spec(chat_export / "model-f16.gguf")
+        loads = [threading.Thread(target=cache.get, args=(large,)) for _ in range(2)]
+        for load in loads:
+            load.start()
+        assert slow_started.wait(timeout=60)
+        assert cache.get(small) is ready  # answered while the large model is still loading
+        release.set()
+        for load in loads:
+            load.join(timeout=120)
+    finally:
+        chat_module.GgufModel = original
+    assert list(cache.loaded) == [small.key, large.key]  # loaded once, for both sessions

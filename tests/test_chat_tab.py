@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from inference.prompt import message_text
+from data.chat_format import message_text
 from tests.app_server import running_app
 
-BASE, TUNED = "base · demo · f16 GGUF", "chat-run-final · q4_k_m"
+BASE, TUNED = "base-gguf:demo", "export:chat-run-final/model-q4_k_m.gguf"  # stable model ids
+BASE_LABEL, TUNED_LABEL = "base · demo · f16 GGUF", "chat-run-final · q4_k_m"  # what the page shows
 SETTINGS = [0.7, 0.9, 40, 1.1, 160, 3]  # temperature, top-p, top-k, repetition penalty, max new tokens, seed
 
 
@@ -64,12 +65,20 @@ def test_a_blind_vote_is_stored_and_tallied(app, workspace):
     pane_a, pane_b = messages(pane_a), messages(pane_b)
     message, tally, *_ = client.predict(pane_a, pane_b, api_name="/vote_left")
     left = re.search(r"A was \*\*(.+?)\*\*, B was \*\*(.+?)\*\*", message)
-    assert left and {left[1], left[2]} == {BASE, TUNED}
+    assert left and {left[1], left[2]} == {BASE_LABEL, TUNED_LABEL}
+    left_id = BASE if left[1] == BASE_LABEL else TUNED
     votes = [json.loads(line) for line in (workspace.root / "votes.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert votes[-1]["winner"] == left[1] and votes[-1]["left"] == left[1] and votes[-1]["blind"]
+    vote = votes[-1]
+    assert vote["winner"] == left_id and vote["left"] == left_id and vote["blind"] and vote["left_label"] == left[1]
+    judged = json.loads((workspace.root / vote["conversation"]).read_text(encoding="utf-8"))  # the vote's evidence
+    assert [pane["model"] for pane in judged["panes"]] == [vote["left"], vote["right"]]
+    assert judged["panes"][0]["messages"] == [{"role": m["role"], "content": message_text(m["content"])}
+                                              for m in pane_a]
     rows = {(row[0], row[1]): row for row in tally["data"]}
-    row = rows[tuple(sorted((BASE, TUNED)))]
-    winner_column = 3 if row[0] == left[1] else 4
+    first, second = sorted((BASE, TUNED))
+    labels = {BASE: BASE_LABEL, TUNED: TUNED_LABEL}
+    row = rows[(labels[first], labels[second])]
+    winner_column = 3 if first == left_id else 4
     assert row[2] >= 1 and row[winner_column] >= 1
     with pytest.raises(Exception, match="has its vote"):
         client.predict(pane_a, pane_b, api_name="/vote_tie")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from tuning.config import Hardware, TrainConfig, resolve
+from tuning.config import Hardware, TrainConfig, recipe, resolve
 from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, layers_to_leave_unchecked,
                            longest_fitting_length, memory_advice, planned_memory_fraction, shape_of)
-from tuning.train import choose_batch_size, unchecked_layers
+from tuning.plan import choose_batch_size, plan_training, unchecked_layers
 
 CPU = Hardware(cuda=False)
 RTX_4090 = Hardware(cuda=True, gpu_name="NVIDIA GeForce RTX 4090", gpu_memory_gib=24.0, bf16_supported=True,
@@ -17,7 +17,7 @@ SMALL_GPU = Hardware(cuda=True, gpu_name="small", gpu_memory_gib=8.0, bf16_suppo
 
 
 def test_defaults_are_the_blog_posts_recipe():
-    config = TrainConfig.recipe("seed_qlora", dataset="d")
+    config = recipe("seed_qlora", dataset="d")
     assert config.base_model == "beomi/Llama-3-Open-Ko-8B"
     assert (config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_bias) == (16, 32, 0.0, "none")
     assert config.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -129,14 +129,14 @@ def test_out_of_memory_and_full_disk_get_advice_not_a_traceback():
 
     import torch
 
-    from tuning.train import _explain
+    from tuning.process import explain
 
     out_of_memory = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    advice = _explain(out_of_memory)
+    advice = explain(out_of_memory)
     assert "ran out of memory" in advice and "Lower the batch size" in advice and "max length" in advice
     assert "every layer" not in advice  # nothing left to checkpoint: no promise that a retry helps
-    assert "tries again by itself with every layer checkpointed" in _explain(out_of_memory, unchecked_layers=14)
-    assert "disk is full" in _explain(OSError(errno.ENOSPC, "No space left on device"))
+    assert "tries again by itself with every layer checkpointed" in explain(out_of_memory, unchecked_layers=14)
+    assert "disk is full" in explain(OSError(errno.ENOSPC, "No space left on device"))
 
 
 def test_after_running_out_of_gpu_memory_a_resume_checkpoints_every_layer(tmp_path):
@@ -144,25 +144,26 @@ def test_after_running_out_of_gpu_memory_a_resume_checkpoints_every_layer(tmp_pa
 
     import torch
 
-    from tuning.runs import RunDir
-    from tuning.train import _fail_from
+    from core.runs import RunDir
+    from tuning.process import fail_from
 
     config = resolve(TrainConfig(dataset="d"), RTX_4090)
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    planned = unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run)
+    planned = plan_training(config, RTX_4090, LLAMA3_8B).unchecked_layers
     assert planned > 0
     run.write_status("running", pid=os.getpid(), unchecked_layers=planned)  # as the training process writes it
-    assert _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == 1
+    assert fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")) == 1
     status = run.status()
-    assert status["state"] == "failed" and status["checkpoint_every_layer"] is True
-    assert "모든 층에 그래디언트 체크포인팅" in status["error_ko"]
+    assert status.state == "failed" and status.checkpoint_every_layer is True
+    assert "모든 층에 그래디언트 체크포인팅" in status.error_ko
     run.write_status("running", pid=os.getpid(), step=40)  # what a resume writes first: the flag stays
-    assert unchecked_layers(config, RTX_4090, LLAMA3_8B, 8, run) == 0
+    assert run.status().checkpoint_every_layer
+    assert plan_training(config, RTX_4090, LLAMA3_8B, every_layer_checkpointed=True).unchecked_layers == 0
     other = RunDir(tmp_path / "other")
     other.path.mkdir()
-    _fail_from(other, ValueError("something else"))
-    assert "checkpoint_every_layer" not in other.status()
+    fail_from(other, ValueError("something else"))
+    assert other.status().checkpoint_every_layer is False
 
 
 def test_the_demo_models_shape_is_known_before_it_is_built(demo_model_dir, tmp_path):

@@ -9,8 +9,6 @@ from gradio_client import Client, handle_file
 from tests.app_server import running_app
 from tests.conftest import SAMPLES
 
-DEFAULT_OPTIONS = dict(fmt="auto", speakers="blog", bot="", mask_names=True, tokenizer="demo", max_length=1024,
-                       overlap_turns=2, gap_minutes=60, val_ratio=0.05, seed=42)
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +18,16 @@ def app(tmp_path_factory):
         yield url, workspace_dir
 
 
-def options(uploads=None, source_path="", **overrides):
-    values = {**DEFAULT_OPTIONS, **overrides}
-    return [uploads, source_path, *values.values()]
+def options(uploads=None, source_path="", **overrides) -> dict:
+    """The tab's form by PrepareConfig field name (plus where the inputs come from); the rest keep the page's
+    defaults."""
+    return {"uploads": uploads, "source_path": source_path, **overrides}
 
 
 def test_preview_of_the_bundled_sample_shows_stats_histogram_and_samples_with_special_tokens(app):
     url, _ = app
     summary, histogram, files, samples, skipped = Client(url, verbose=False).predict(
-        *options(source_path="samples/aihub_synthetic", speakers="numbered"), api_name="/preview")
+        **options(source_path="samples/aihub_synthetic", speakers="numbered"), api_name="/preview")
     assert "conversations kept of 180 found" in summary
     assert "Speakers per conversation: 2 speakers:" in summary and "3 speakers:" in summary
     assert samples.startswith("<|begin_of_text|>user1: ") and "<|end_of_text|>" in samples
@@ -43,9 +42,9 @@ def test_upload_preview_and_save_a_kakao_export(app):
     url, workspace_dir = app
     client = Client(url, verbose=False)
     upload = [handle_file(str(SAMPLES / "kakao" / "kakao_mobile_synthetic.txt"))]
-    summary, *_ = client.predict(*options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/preview")
+    summary, *_ = client.predict(**options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/preview")
     assert "conversations kept" in summary
-    message, saved = client.predict("my-chats", *options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/save_dataset")
+    message, saved = client.predict(name="my-chats", **options(uploads=upload, bot="최유나", val_ratio=0.0), api_name="/save_dataset")
     assert "Saved **my-chats**" in message
     dataset = workspace_dir / "datasets" / "my-chats"
     rows = [json.loads(line) for line in (dataset / "train.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -60,11 +59,11 @@ def test_bad_input_gives_a_clear_message_not_a_traceback(app, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(Exception) as no_chat:
-        Client(url, verbose=False).predict(*options(uploads=[handle_file(str(broken))]), api_name="/preview")
+        Client(url, verbose=False).predict(**options(uploads=[handle_file(str(broken))]), api_name="/preview")
     assert "No usable conversation was found" in str(no_chat.value) and "broken JSON" in str(no_chat.value)
     with pytest.raises(Exception) as outside:
-        Client(url, verbose=False).predict(*options(source_path="../../etc"), api_name="/preview")
+        Client(url, verbose=False).predict(**options(source_path="../../etc"), api_name="/preview")
     assert "outside the workspace" in str(outside.value)
     with pytest.raises(Exception) as bad_name:
-        Client(url, verbose=False).predict("../evil", *options(source_path="samples/kakao"), api_name="/save_dataset")
+        Client(url, verbose=False).predict(name="../evil", **options(source_path="samples/kakao"), api_name="/save_dataset")
     assert "not a usable name" in str(bad_name.value)

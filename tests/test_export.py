@@ -1,4 +1,5 @@
-"""Export of a demo run: merged model, GGUF in every format, each verified against the merged model."""
+"""Export of a demo run: merged model, GGUF in every format, each verified against the merged model;
+the export as a job (status, stop, one at a time per run) and bad output paths."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,13 @@ import time
 
 import pytest
 
+from core.artifacts import ExportManifest, PromptContract
+from core.exports import ExportDir
+from core.runs import RunDir
 from inference import llama
 from inference.verify import Reference, greedy_tokens
 from tests.conftest import ROOT
 from tests.test_training import run_training, train_command, write_config
-from tuning.runs import RunDir
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +59,20 @@ def test_every_format_is_written_verified_and_described(exported):
     assert set(summary["timings"]) == {"merge_s", "convert_s", "quantize_s"}
 
 
+def contract_of(out) -> PromptContract:
+    return ExportManifest.model_validate_json((out / "export.json").read_text()).prompt
+
+
+def test_the_export_job_reports_its_progress_in_its_folder(exported):
+    out, _ = exported
+    status = ExportDir(out).status()
+    assert status.state == "completed" and status.phase == "done" and status.share == 1.0 and status.run == "run"
+    assert "[100%] done" in (out / "export.log").read_text(encoding="utf-8")
+
+
 def test_f16_generates_what_the_merged_model_generates(exported):
     out, _ = exported
-    reference = Reference(out / "merged")
+    reference = Reference(out / "merged", contract_of(out))
     with llama.load(out / "model-f16.gguf") as llm:
         for ids, expected in zip(reference.ids, reference.greedy):
             assert greedy_tokens(llm, ids) == expected
@@ -66,7 +80,7 @@ def test_f16_generates_what_the_merged_model_generates(exported):
 
 def test_the_lora_gguf_on_the_base_gguf_answers_like_the_merged_f16(exported):
     out, _ = exported
-    reference = Reference(out / "merged")
+    reference = Reference(out / "merged", contract_of(out))
     with llama.load(out / "model-f16.gguf") as merged, \
             llama.load(out / "base-f16.gguf", lora_path=out / "lora-f16.gguf") as with_lora, \
             llama.load(out / "base-f16.gguf") as base:
@@ -96,6 +110,41 @@ def test_an_interrupted_export_leaves_no_finished_looking_file(workspace, demo_r
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     assert not list(out.glob("model-*.gguf")) and not (out / "export.json").exists()
+    status = ExportDir(out).status()  # the job's process died without saying so: it reads as failed
+    assert status.state == "failed" and "ended unexpectedly" in status.error
+
+
+def test_a_stopped_export_ends_at_its_next_step_and_a_second_export_of_the_run_waits(workspace, demo_run, tmp_path):
+    out = tmp_path / "out"
+    process = subprocess.Popen(export_command(workspace, demo_run, out, "--quant", "f16", "q8_0"), cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    for line in process.stdout:
+        if "merge" in line:
+            break
+    second = subprocess.run(export_command(workspace, demo_run, tmp_path / "second", "--quant", "q8_0"), cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert second.returncode == 1 and "An export of this run is already running" in second.stderr
+    ExportDir(out).request_stop()
+    assert process.wait(timeout=300) == 0
+    status = ExportDir(out).status()
+    assert status.state == "stopped" and not (out / "export.json").exists()
+
+
+def test_an_out_that_names_a_file_or_a_folder_of_other_files_is_refused(workspace, demo_run, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me", encoding="utf-8")
+    result = subprocess.run(export_command(workspace, demo_run, notes), cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1 and "is a file" in result.stderr and "Traceback" not in result.stderr
+    assert notes.read_text(encoding="utf-8") == "keep me"
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"jpeg")
+    result = subprocess.run(export_command(workspace, demo_run, other), cwd=ROOT, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1 and "already holds other files" in result.stderr
+    assert sorted(p.name for p in other.iterdir()) == ["cat.jpg"]
 
 
 def test_a_missing_checkpoint_is_a_clear_message(workspace, demo_run, tmp_path):

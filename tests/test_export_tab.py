@@ -1,13 +1,28 @@
-"""The Export tab driven through the running app: export a demo run, see every file verified."""
+"""The Export tab driven through the running app: export a demo run as a job, follow it, see every
+file verified; re-attach after a reload and an app restart; stop it."""
 from __future__ import annotations
+
+import time
 
 import pytest
 from gradio_client import Client
 
+from core.exports import ExportDir
+from core.runs import RunDir
 from tests.app_server import running_app
 from tests.conftest import seed_demo_model
 from tests.test_training import run_training, train_command, write_config
-from tuning.runs import RunDir
+
+
+def wait_for_export(client, run_name, checkpoint="final", state="completed", timeout=600):
+    """The tab's views of that export, re-read as its timer does, until the export reaches `state`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views = client.predict(run_name, checkpoint, api_name="/export_views")
+        if f"data-state='{state}'" in views[0] or (state == "completed" and "Exported to" in views[0]):
+            return views
+        time.sleep(1)
+    raise AssertionError(f"the export did not reach {state}; last view: {views[0]}")
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +42,11 @@ def app(tmp_path_factory, workspace, demo_model_dir, sample_dataset):
 
 def test_export_a_run_to_q4_k_m_and_see_it_verified(app):
     url, workspace_dir = app
-    message, table, downloads = Client(url, verbose=False).predict("demo-run", "final", ["q4_k_m"], False,
-                                                                   api_name="/export")
+    client = Client(url, verbose=False)
+    started, _, _, command = client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
+    assert "data-state='running'" in started and "-m inference.export" in command["value"]
+    reloaded = Client(url, verbose=False)  # a page reload: the export is followed from its folder's files
+    message, table, downloads = wait_for_export(reloaded, "demo-run")
     assert "all files verified" in message
     assert [row[:2] for row in table["data"]] == [["model-q4_k_m.gguf", "q4_k_m"]]
     assert table["data"][0][3] == "✅ passed"
@@ -51,10 +69,34 @@ def test_exporting_without_a_run_or_format_is_refused(app):
 def test_publish_builds_a_space_folder_from_the_export(app):
     url, workspace_dir = app
     client = Client(url, verbose=False)
-    client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
+    if not (workspace_dir / "exports" / "demo-run-final" / "export.json").is_file():
+        client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
+        wait_for_export(client, "demo-run")
     message = client.predict("demo-run", "final", "model-q4_k_m.gguf", "", "", api_name="/publish")
     space_dir = workspace_dir / "spaces" / "demo-run-final-model-q4_k_m"
     assert "Space folder ready" in message and str(space_dir) in message
     assert (space_dir / "app.py").is_file() and (space_dir / "models" / "model-q4_k_m.gguf").is_file()
     with pytest.raises(Exception, match="token"):
         client.predict("demo-run", "final", "model-q4_k_m.gguf", "minji/chatbot", "", api_name="/publish")
+
+
+def test_an_export_is_found_again_by_another_app_process_and_stopped_there(app):
+    """The export runs in its own process and reports through its folder: a second app on the same workspace
+    (as after an app restart, or a reload) finds it under way and stops it."""
+    url, workspace_dir = app
+    checkpoint = RunDir(workspace_dir / "runs" / "demo-run").checkpoint_names()[-1]
+    target = ExportDir(workspace_dir / "exports" / f"demo-run-{checkpoint}")
+    with running_app(workspace_dir) as restarted:
+        Client(url, verbose=False).predict("demo-run", checkpoint, ["f16", "q8_0", "q6_k"], True, api_name="/export")
+        again = Client(restarted, verbose=False)
+        assert [choice_value(update) for update in again.predict(api_name="/export_attach")] == ["demo-run", checkpoint]
+        assert "data-state='running'" in again.predict("demo-run", checkpoint, api_name="/export_views")[0]
+        with pytest.raises(Exception, match="already running|being exported already"):
+            again.predict("demo-run", checkpoint, ["q8_0"], False, api_name="/export")
+        again.predict("demo-run", checkpoint, api_name="/stop_export")
+        wait_for_export(again, "demo-run", checkpoint, state="stopped")
+    assert target.status().state == "stopped" and target.manifest() is None
+
+
+def choice_value(update) -> str:
+    return update["value"] if isinstance(update, dict) else update

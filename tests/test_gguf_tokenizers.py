@@ -10,7 +10,7 @@ import pytest
 from inference import llama
 from inference.convert_gguf import CONVERTERS
 from inference.export import convert
-from tuning.demo_model import BOS, EOS, LLAMA3_SPLIT
+from models.demo import BOS, EOS, LLAMA3_SPLIT
 
 KOREAN = ["user: 안녕하세요! 오늘 점심 뭐 먹을래?\nbot: 나는 김치찌개ㅋㅋ 12시 반에 보자~",
           "user1: <name>아 주말에 뭐 해?\nuser2: 나도 궁금ㅎㅎ\nbot: 등산 가려고 🏔️"]

@@ -33,7 +33,7 @@ def test_the_prepare_cli_explains_a_bad_input_in_korean(workspace, tmp_path):
 
 
 def test_report_reasons_carry_korean_and_stay_english_strings(tmp_path, demo_tokenizer):
-    from data.prepare import PrepareConfig, prepare, report_json
+    from data.prepare import PrepareConfig, prepare, report_of
     from tests.conftest import write_aihub
 
     write_aihub(tmp_path / "good.json", [(1, "안녕"), (2, "반가워")])
@@ -46,28 +46,28 @@ def test_report_reasons_carry_korean_and_stay_english_strings(tmp_path, demo_tok
     assert skip["reason"].startswith("not a chat file type") and text_in(skip["reason"], "ko").startswith("대화 파일")
     assert report.dropped == {"only one speaker": 1}
     assert [text_in(reason, "ko") for reason in report.dropped] == ["화자가 한 명뿐"]
-    as_json = json.loads(json.dumps(report_json(prepared, config, "demo"), ensure_ascii=False))
+    as_json = json.loads(report_of(prepared, config, "demo").model_dump_json())
     assert as_json["dropped_conversations"] == {"only one speaker": 1}
 
 
 def test_a_failed_run_records_its_error_in_korean_and_a_restart_clears_it(tmp_path):
     from core.errors import UserError
-    from tuning.runs import DIED, RunDir
-    from tuning.train import _fail
+    from core.runs import DIED, RunDir
+    from tuning.process import fail
 
     run = RunDir(tmp_path / "run")
     run.path.mkdir()
-    _fail(run, UserError("The disk is full.", ko="디스크가 가득 찼습니다."))
+    fail(run, UserError("The disk is full.", ko="디스크가 가득 찼습니다."))
     status = run.status()
-    assert status["error"] == "The disk is full." and status["error_ko"] == "디스크가 가득 찼습니다."
-    _fail(run, "ValueError: no translation")
+    assert status.error == "The disk is full." and status.error_ko == "디스크가 가득 찼습니다."
+    fail(run, "ValueError: no translation")
     status = run.status()
-    assert status["error"] == "ValueError: no translation" and "error_ko" not in status
+    assert status.error == "ValueError: no translation" and status.error_ko is None
     run.write_status("running", pid=os.getpid())
-    assert "error" not in run.status() and "error_ko" not in run.status()
+    assert run.status().error is None and run.status().error_ko is None
     run.write_status("running", pid=2**22 + 12345)  # a process that does not exist: it died
     status = run.status()
-    assert status["error"] == str(DIED) and status["error_ko"] == DIED.ko
+    assert status.error == str(DIED) and status.error_ko == DIED.ko
 
 
 def test_memory_advice_in_both_languages():

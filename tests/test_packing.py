@@ -20,6 +20,12 @@ def model_and_rows(demo_model_dir, sample_dataset):
     return model, tokenizer, rows
 
 
+def chat_messages_of(example):
+    from data.chat_format import lines_of, template_messages
+
+    return template_messages(lines_of(example.messages))
+
+
 def packed_row(rows):
     return {"input_ids": sum((r["input_ids"] for r in rows), []), "labels": sum((r["labels"] for r in rows), []),
             "seq_lengths": [len(r["input_ids"]) for r in rows]}
@@ -91,8 +97,9 @@ def test_chat_template_rows_learn_only_the_bots_replies(model_and_rows, sample_d
     _, tokenizer, _ = model_and_rows
     rows, _ = tokenize_examples(load_split(sample_dataset, "train")[:2], tokenizer, 1024, "bot", "chat_template")
     row = rows[0]
-    assert row["input_ids"] == list(tokenizer.apply_chat_template(
-        [{"role": "user", "content": "x"}], tokenize=True, return_dict=False))[:1] + row["input_ids"][1:]
+    whole = tokenizer.apply_chat_template([dict(m) for m in chat_messages_of(load_split(sample_dataset, "train")[0])],
+                                          tokenize=True, return_dict=False)
+    assert row["input_ids"] == list(whole)  # what transformers' own chat template gives, token for token
     text = tokenizer.decode(row["input_ids"])
     learned = tokenizer.decode([t for t, label in zip(row["input_ids"], row["labels"]) if label != -100])
     assert text.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>")

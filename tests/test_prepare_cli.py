@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 
-from core.fileio import read_jsonl
 from tests.conftest import ROOT, SAMPLES, write_aihub
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def run_prepare(workspace, *args):
@@ -75,3 +78,18 @@ def test_rewriting_a_dataset_replaces_it_whole(workspace, tmp_path):
     assert run_prepare(workspace, SAMPLES / "kakao", "--out", out, "--speakers", "numbered").returncode == 0
     assert (out / "train.jsonl").read_text(encoding="utf-8") != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no temporary leftovers
+
+
+def test_an_out_that_names_a_file_or_someone_elses_folder_is_refused_and_left_alone(workspace, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("내 메모", encoding="utf-8")
+    result = run_prepare(workspace, SAMPLES / "kakao", "--out", notes)
+    assert result.returncode == 1 and f"{notes} is a file" in result.stderr and "Traceback" not in result.stderr
+    assert notes.read_text(encoding="utf-8") == "내 메모" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "diary.txt").write_text("일기", encoding="utf-8")
+    result = run_prepare(workspace, SAMPLES / "kakao", "--out", documents)
+    assert result.returncode == 1 and "already holds other files" in result.stderr
+    assert sorted(p.name for p in documents.iterdir()) == ["diary.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents", "notes.txt"]  # nothing moved aside

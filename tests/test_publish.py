@@ -38,6 +38,13 @@ def test_the_space_folder_has_an_app_its_requirements_the_model_and_a_card(space
     assert not (space_dir / "data" / "samples").exists()
 
 
+def test_the_space_carries_the_chat_code_and_no_training_code(space_dir):
+    shipped = {str(path.relative_to(space_dir)) for path in space_dir.rglob("*.py")}
+    assert {"ui/chat_tab.py", "inference/chat.py", "data/chat_format.py", "core/artifacts.py"} <= shipped
+    assert not (space_dir / "tuning").exists() and not any(name.startswith("tuning/") for name in shipped)
+    assert not {"inference/export.py", "data/prepare.py", "models/demo.py", "ui/train_tab.py"} & shipped
+
+
 def test_the_space_starts_as_a_space_would_and_chats(space_dir):
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -50,9 +57,9 @@ def test_the_space_starts_as_a_space_would_and_chats(space_dir):
             url = f"http://127.0.0.1:{port}/"
             _wait_until_up(url, process, log_path)
             client = Client(url, verbose=False)
-            assert client.predict(None, None, None, api_name="/chat_models")[0]["value"] == "models/model-q4_k_m.gguf"
-            history, stats, _ = client.predict("models/model-q4_k_m.gguf", "주말에 뭐해?", [], 0.7, 0.9, 40, 1.1, 48, 1,
-                                               api_name="/chat")
+            model_id = "file:models/model-q4_k_m.gguf"
+            assert client.predict(None, None, None, api_name="/chat_models")[0]["value"] == model_id
+            history, stats, _ = client.predict(model_id, "주말에 뭐해?", [], 0.7, 0.9, 40, 1.1, 48, 1, api_name="/chat")
             assert history[-1]["role"] == "assistant" and "tok/s" in stats
         finally:
             process.terminate()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from tuning.runs import RunDir
+from core.runs import RunDir
 
 FAST = {"max_length": 256, "logging_steps": 2, "eval_steps": 4, "save_steps": 2, "warmup_steps": 2,
         "learning_rate": 0.002}
@@ -39,6 +39,11 @@ def start_training(command):
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
+def step_of(run) -> int:
+    status = run.status()
+    return status.step if status else 0
+
+
 def wait_for(condition, timeout=300, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,16 +58,18 @@ def test_a_short_demo_run_completes_and_its_loss_falls(workspace, demo_model_dir
     result = run_training(train_command(workspace, sample_dataset, run.path, write_config(tmp_path), "--max-steps", "12"))
     assert result.returncode == 0, result.stderr[-3000:]
     status = run.status()
-    assert status["state"] == "completed" and status["step"] == 12
-    losses = [row["loss"] for row in run.metrics() if "loss" in row]
+    assert status.state == "completed" and status.step == 12
+    losses = [row.loss for row in run.metrics() if row.loss is not None]
     assert len(losses) == 6 and losses[-1] < losses[0] - 0.3
-    assert any("eval_loss" in row for row in run.metrics())
-    assert all(row["tokens_per_s"] > 0 and "eta_s" in row and "learning_rate" in row
-               for row in run.metrics() if "loss" in row)
-    assert (run.adapter / "adapter_model.safetensors").is_file() and (run.adapter / "tokenizer.json").is_file()
-    saved = json.loads(run.config_path.read_text())
+    assert any(row.eval_loss is not None for row in run.metrics())
+    assert all(row.tokens_per_s > 0 and row.eta_s is not None and row.learning_rate is not None
+               for row in run.metrics() if row.loss is not None)
+    adapter = run.files.adapter
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "tokenizer.json").is_file()
+    saved = json.loads(run.files.config.read_text())
     assert saved["backend"] == "hf" and saved["optim"] == "adamw_torch" and saved["load_in_4bit"] is False
-    assert "step 12/12" in run.log_path.read_text()
+    assert saved["schema_version"] == 1
+    assert "step 12/12" in run.files.log.read_text()
 
 
 def test_the_adapter_loads_back_and_changes_the_models_answers(workspace, demo_model_dir, sample_dataset, tmp_path):
@@ -73,12 +80,12 @@ def test_the_adapter_loads_back_and_changes_the_models_answers(workspace, demo_m
     run = RunDir(tmp_path / "run")
     config = write_config(tmp_path, learning_rate=0.003)
     assert run_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "16")).returncode == 0
-    tokenizer = AutoTokenizer.from_pretrained(run.adapter)
+    tokenizer = AutoTokenizer.from_pretrained(run.files.adapter)
     base = AutoModelForCausalLM.from_pretrained(demo_model_dir)
     prompt = tokenizer("user: 오늘 점심 뭐 먹을래?\nbot:", return_tensors="pt")
     with torch.no_grad():
         before = base.generate(**prompt, max_new_tokens=12, do_sample=False)
-        tuned = PeftModel.from_pretrained(base, run.adapter)
+        tuned = PeftModel.from_pretrained(base, run.files.adapter)
         after = tuned.generate(**prompt, max_new_tokens=12, do_sample=False)
     assert not torch.equal(before, after)
 
@@ -89,7 +96,7 @@ def test_stop_saves_a_checkpoint_and_resume_continues_from_its_step(workspace, d
     config = write_config(tmp_path)
     first = start_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "400"))
     try:
-        wait_for(lambda: (run.status().get("step") or 0) >= 3, what="step 3")
+        wait_for(lambda: step_of(run) >= 3, what="step 3")
         second = run_training(train_command(workspace, sample_dataset, tmp_path / "other", config, "--max-steps", "2"))
         assert second.returncode == 2 and "already running in this workspace" in second.stderr
         assert not (tmp_path / "other" / "status.json").exists()
@@ -98,8 +105,8 @@ def test_stop_saves_a_checkpoint_and_resume_continues_from_its_step(workspace, d
     finally:
         first.kill()
     status = run.status()
-    assert status["state"] == "stopped"
-    stopped_at = status["step"]
+    assert status.state == "stopped"
+    stopped_at = status.step
     checkpoint = run.last_checkpoint()
     assert checkpoint.name == f"checkpoint-{stopped_at}" and (checkpoint / "optimizer.pt").is_file()
 
@@ -107,9 +114,9 @@ def test_stop_saves_a_checkpoint_and_resume_continues_from_its_step(workspace, d
                                          "--max-steps", str(stopped_at + 4)))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     status = run.status()
-    assert status["state"] == "completed" and status["step"] == stopped_at + 4
-    assert status["resumed_from"] == checkpoint.name
-    steps = [row["step"] for row in run.metrics() if "loss" in row]
+    assert status.state == "completed" and status.step == stopped_at + 4
+    assert status.resumed_from == checkpoint.name
+    steps = [row.step for row in run.metrics() if row.loss is not None]
     assert steps == sorted(set(steps))  # no step logged twice across the stop
     assert stopped_at < steps[-1] <= stopped_at + 4
     trainer_state = json.loads((run.last_checkpoint() / "trainer_state.json").read_text())
@@ -127,8 +134,8 @@ def test_a_killed_run_is_reported_failed_and_keeps_its_checkpoints(workspace, de
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
     status = run.status()
-    assert status["state"] == "failed" and "ended unexpectedly" in status["error"]
-    assert json.loads(run.status_path.read_text())["state"] == "failed"  # recorded, not only reported
+    assert status.state == "failed" and "ended unexpectedly" in status.error
+    assert json.loads(run.files.status.read_text())["state"] == "failed"  # recorded, not only reported
     assert run.last_checkpoint() is not None and (run.last_checkpoint() / "adapter_model.safetensors").is_file()
 
 
@@ -139,37 +146,37 @@ def test_a_run_out_of_gpu_memory_before_its_first_checkpoint_tries_again_from_st
     the out-of-memory error itself is raised in the test, since there is no GPU."""
     import torch
 
-    from tuning.runs import train_command as launched_command
-    from tuning.train import _fail_from, _relaunch, retry_after_out_of_memory
+    from tuning.launcher import train_command as launched_command
+    from tuning.process import fail_from, relaunch, retry_after_out_of_memory
 
     run = RunDir(tmp_path / "run")
     config = write_config(tmp_path, save_steps=1000)
     process = start_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "400"))
     try:
-        wait_for(lambda: (run.status().get("step") or 0) >= 1, what="step 1")
+        wait_for(lambda: step_of(run) >= 1, what="step 1")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
     assert run.last_checkpoint() is None
     run.write_status("running", pid=os.getpid(), unchecked_layers=14)  # as a GPU run records its plan
-    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert "tries again by itself" in run.status()["error"] and retry_after_out_of_memory(run)
+    fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert "tries again by itself" in run.status().error and retry_after_out_of_memory(run)
 
     command = launched_command(str(sample_dataset), "demo", run.path, resume=True) + [
         "--workspace", str(workspace.root), "--max-steps", "4"]
-    assert _relaunch(command, run) == 0
+    assert relaunch(command, run) == 0
     status = run.status()
-    assert status["state"] == "completed" and status["step"] == 4 and status["resumed_from"] is None
-    assert status["unchecked_layers"] == 0 and status["checkpoint_every_layer"] is True
-    assert [row["step"] for row in run.metrics() if "loss" in row] == [2, 4]  # the killed attempt's rows are gone
-    assert "starting it over from step 0" in run.log_path.read_text()
+    assert status.state == "completed" and status.step == 4 and status.resumed_from is None
+    assert status.unchecked_layers == 0 and status.checkpoint_every_layer is True
+    assert [row.step for row in run.metrics() if row.loss is not None] == [2, 4]  # the killed attempt's rows are gone
+    assert "starting it over from step 0" in run.files.log.read_text()
     assert not retry_after_out_of_memory(run)
     run.write_status("failed", error="out of memory again")  # a second out-of-memory: no endless retries
     assert not retry_after_out_of_memory(run)
     run.write_status("running", pid=os.getpid(), unchecked_layers=14)
-    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))
     run.write_status("running", pid=os.getpid(), unchecked_layers=0)  # what the next attempt writes first
-    _fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))  # out of memory before it planned
+    fail_from(run, torch.cuda.OutOfMemoryError("CUDA out of memory"))  # out of memory before it planned
     assert not retry_after_out_of_memory(run)
 
 
@@ -200,8 +207,8 @@ def test_an_unavailable_base_model_fails_the_run_with_a_clear_message(workspace,
     result = run_training(command)
     assert result.returncode == 1
     status = run.status()
-    assert status["state"] == "failed" and "Could not get the model 'nobody/no-such-model'" in status["error"]
-    assert "use 'demo' or a local model folder" in status["error"]
+    assert status.state == "failed" and "Could not get the model 'nobody/no-such-model'" in status.error
+    assert "use 'demo' or a local model folder" in status.error
 
 
 def test_a_model_with_pickled_weights_only_is_refused(workspace, demo_model_dir, sample_dataset, tmp_path):
@@ -214,7 +221,7 @@ def test_a_model_with_pickled_weights_only_is_refused(workspace, demo_model_dir,
     result = run_training(command)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     status = run.status()
-    assert "has no .safetensors weights" in status["error"] and "safetensors만 불러옵니다" in status["error_ko"]
+    assert "has no .safetensors weights" in status.error and "safetensors만 불러옵니다" in status.error_ko
 
 
 def test_a_chat_template_run_learns_only_the_bot(workspace, demo_model_dir, sample_dataset, tmp_path):
@@ -222,5 +229,7 @@ def test_a_chat_template_run_learns_only_the_bot(workspace, demo_model_dir, samp
     config = write_config(tmp_path, prompt_format="chat_template")
     result = run_training(train_command(workspace, sample_dataset, run.path, config, "--max-steps", "4"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(run.config_path.read_text())["loss_on"] == "bot"
-    assert json.loads((run.adapter / "training.json").read_text())["prompt_format"] == "chat_template"
+    assert json.loads(run.files.config.read_text())["loss_on"] == "bot"
+    info = json.loads((run.files.adapter / "training.json").read_text())
+    assert info["prompt"]["prompt_format"] == "chat_template" and info["prompt"]["end_tokens"] == [
+        "<|eot_id|>", "<|end_of_text|>"]  # the demo's template ends a turn with <|eot_id|>

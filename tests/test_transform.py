@@ -7,7 +7,7 @@ import pytest
 
 from data.masking import mask_text
 from data.prepare import PrepareConfig, prepare
-from data.tokens import training_ids
+from data.chat_format import training_ids
 from tests.conftest import SAMPLES, write_aihub
 
 THREE_SPEAKERS = [(1, "***아 뭐해?"), (2, "나 밥 먹는 중"), (3, "나도 배고파"), (2, "같이 먹을래?"), (1, "좋아")]

@@ -2,10 +2,7 @@
 transformers + PEFT (+ bitsandbytes 4-bit on CUDA). The caller passes a resolved TrainConfig."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from core.errors import UserError
-from tuning.config import TrainConfig
+from core.artifacts import TrainConfig
 
 
 def load_for_training(config: TrainConfig, model_path: str, unchecked_layers: int = 0):
@@ -63,41 +60,3 @@ def _with_pad_token(tokenizer):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
-
-
-def resolve_model_path(base_model: str, workspace) -> str:
-    """A local folder for `base_model`: the demo (built if needed), a local folder, or a hub id
-    downloaded to the Hugging Face cache. Offline with no local copy: a clear UserError."""
-    if base_model == "demo":
-        from tuning.demo_model import ensure_demo_model
-
-        return str(ensure_demo_model(workspace))
-    local = Path(base_model).expanduser()
-    if local.is_dir():
-        if not (local / "config.json").is_file():
-            raise UserError(f"{local} has no config.json: it is not a Hugging Face model folder.",
-                            ko=f"{local}에 config.json이 없습니다. Hugging Face 모델 폴더가 아닙니다.")
-        return _with_safetensors(local)
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = snapshot_download(base_model, allow_patterns=["*.json", "*.safetensors", "tokenizer*", "*.jinja"])
-    except Exception as err:  # offline, gated, misspelt: all end the same way for the user
-        reason = str(err).splitlines()[0][:300]
-        raise UserError(
-            f"Could not get the model '{base_model}': {reason}. Without a network, "
-            "use 'demo' or a local model folder; with one, check the id and your Hugging Face token.",
-            ko=f"모델 '{base_model}'을(를) 가져오지 못했습니다: {reason}. 네트워크가 없으면 'demo'나 로컬 모델 폴더를 "
-               "쓰고, 네트워크가 있으면 모델 ID와 Hugging Face 토큰을 확인하세요.",
-        ) from err
-    return _with_safetensors(Path(folder))
-
-
-def _with_safetensors(folder: Path) -> str:
-    """Weights load from .safetensors only: a pickled .bin or .pt file can run code when loaded."""
-    if not any(folder.glob("*.safetensors")):
-        raise UserError(f"{folder} has no .safetensors weights. Only safetensors are loaded (pickled .bin/.pt files "
-                        "can run code when opened); convert the model, or use a version published as safetensors.",
-                        ko=f"{folder}에 .safetensors 가중치가 없습니다. 안전을 위해 safetensors만 불러옵니다(pickle로 된 "
-                           ".bin/.pt 파일은 여는 순간 코드를 실행할 수 있습니다). 모델을 변환하거나 safetensors 버전을 쓰세요.")
-    return str(folder)

@@ -6,7 +6,8 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from tuning.runs import RunDir
+from core.artifacts import MetricsRow
+from core.runs import RunDir
 
 
 class StopOnRequest(TrainerCallback):
@@ -39,22 +40,23 @@ class RunFiles(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         now = time.time()
-        row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "time": now}
+        row = MetricsRow(step=state.global_step, epoch=round(state.epoch or 0, 4), time=now)
         if "loss" in logs:
             steps_done = max(1, state.global_step - self.first_step)
             seconds_per_step = (now - self.started) / steps_done
             tokens = self.collator.real_tokens
-            row.update(loss=logs["loss"], learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
-                       tokens_per_s=round((tokens - self.last_tokens) / max(now - self.last_time, 1e-6), 1),
-                       elapsed_s=round(now - self.started, 1),
-                       eta_s=round(seconds_per_step * (state.max_steps - state.global_step), 1),
-                       gpu_memory_gib=_gpu_memory_gib())
+            row = row.model_copy(update=dict(
+                loss=logs["loss"], learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+                tokens_per_s=round((tokens - self.last_tokens) / max(now - self.last_time, 1e-6), 1),
+                elapsed_s=round(now - self.started, 1),
+                eta_s=round(seconds_per_step * (state.max_steps - state.global_step), 1),
+                gpu_memory_gib=_gpu_memory_gib()))
             self.last_time, self.last_tokens = now, tokens
             print(f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
-                  f"lr {logs.get('learning_rate', 0):.2e} {row['tokens_per_s']:.0f} tok/s "
-                  f"eta {row['eta_s']:.0f}s", flush=True)
+                  f"lr {logs.get('learning_rate', 0):.2e} {row.tokens_per_s:.0f} tok/s "
+                  f"eta {row.eta_s:.0f}s", flush=True)
         elif "eval_loss" in logs:
-            row.update(eval_loss=logs["eval_loss"])
+            row = row.model_copy(update=dict(eval_loss=logs["eval_loss"]))
             print(f"step {state.global_step} eval_loss {logs['eval_loss']:.4f}", flush=True)
         else:
             return

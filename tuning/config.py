@@ -1,106 +1,28 @@
-"""The training config: one validated object whose defaults are the blog post's recipe.
-
-The UI fills it, the run directory stores it (`config.json`), and `python -m tuning.train` reads it.
-Choices that depend on the machine ("auto") are resolved by `resolve()` before anything starts,
-and bad combinations are refused with a message that says what to change.
+"""Training settings for this machine: the recipes (a TrainConfig file each, beside this module),
+the hardware found, and `resolve()`, which makes every automatic choice ("auto") for the machine and
+refuses what cannot run here with a message that says what to change. The config itself is a file
+contract: `core.artifacts.TrainConfig`.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
+from core.artifacts import LORA_TARGETS, TrainConfig
 from core.errors import UserError
-from tuning.models import DEFAULT_BASE_MODEL
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+__all__ = ["LORA_TARGETS", "RECIPES", "Hardware", "TrainConfig", "recipe", "resolve"]
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str = Field(description="a prepared dataset folder (train.jsonl, val.jsonl)")
-    base_model: str = Field(DEFAULT_BASE_MODEL, description="demo, a Hugging Face id, or a local model folder")
-    backend: Literal["auto", "unsloth", "hf"] = Field(
-        "auto", description="auto: Unsloth when CUDA is there and it imports, else transformers + PEFT")
-    load_in_4bit: bool | None = Field(None, description="QLoRA: 4-bit base weights (default: on with CUDA)")
-    lora_r: int = Field(16, ge=1, le=1024)
-    lora_alpha: int = Field(32, ge=1)
-    lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    lora_bias: Literal["none", "all", "lora_only"] = "none"
-    target_modules: list[str] = Field(default_factory=lambda: list(LORA_TARGETS), min_length=1)
-    max_length: int = Field(1024, ge=16, le=131072)
-    batch_size: int = Field(2, ge=1, description="rows per step on the device (the micro-batch)")
-    gradient_accumulation_steps: int = Field(4, ge=1)
-    auto_batch_size: bool = Field(True, description="keep batch × accumulation, choose the largest batch that fits")
-    plan_for_gpu_gib: float | None = Field(
-        None, gt=0, description="choose batch and checkpointing as if the GPU had this much memory (default: its own) "
-                                "and let the run allocate no more; 24 keeps a run within what an RTX 4090 holds")
-    packing: bool = Field(True, description="pack short conversations into full rows; attention stays inside each")
-    prompt_format: Literal["lines", "chat_template"] = Field(
-        "lines", description="lines: `user: …`/`bot: …` text as the blog post; chat_template: the tokenizer's template")
-    loss_on: Literal["all", "bot"] | None = Field(
-        None, description="all: every token (the blog post); bot: only the bot's turns. Default: all for lines, "
-                          "bot for chat_template")
-    warmup_steps: int = Field(10, ge=0)
-    learning_rate: float = Field(2e-4, gt=0, le=1.0)
-    lr_scheduler_type: str = "linear"
-    weight_decay: float = Field(0.01, ge=0)
-    num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="stop after this many optimizer steps; -1: run the epochs")
-    logging_steps: int = Field(10, ge=1)
-    save_steps: int = Field(50, ge=1, description="a checkpoint every this many steps")
-    save_total_limit: int = Field(3, ge=1)
-    eval_steps: int | None = Field(None, ge=1, description="validation loss every this many steps; default: logging_steps")
-    seed: int = 3407
-    bf16: bool | None = Field(None, description="default: on where the GPU supports it")
-    optim: str | None = Field(None, description="default: adamw_8bit on CUDA, adamw_torch on CPU")
-    gradient_checkpointing: bool = Field(
-        True, description="recompute activations in backward; with Unsloth, layers that fit the GPU's room skip it")
-    trust_remote_code: bool = False
-
-    @model_validator(mode="after")
-    def _check_combinations(self):
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("max_steps must be -1 (run the epochs) or a positive number of steps")
-        if self.loss_on is None:
-            self.loss_on = "bot" if self.prompt_format == "chat_template" else "all"
-        unknown = sorted(set(self.target_modules) - set(LORA_TARGETS) - {"lm_head", "embed_tokens"})
-        if unknown:
-            raise ValueError(f"unknown LoRA target modules {unknown}; choose from {LORA_TARGETS}")
-        return self
-
-    @property
-    def effective_batch_size(self) -> int:
-        return self.batch_size * self.gradient_accumulation_steps
-
-    def save(self, path: Path) -> None:
-        from core import fileio
-
-        fileio.write_json(path, self.model_dump())
-
-    @classmethod
-    def recipe(cls, name: str, **overrides) -> "TrainConfig":
-        """A config from tuning/recipes/<name>.json (keys starting with "_" are notes), with overrides."""
-        from core import fileio
-
-        values = fileio.read_json(RECIPES / f"{name}.json")
-        if values is None:
-            raise UserError(f"No recipe named {name}; see {RECIPES}.",
-                            ko=f"'{name}' 레시피가 없습니다. {RECIPES} 폴더를 확인하세요.")
-        values = {key: value for key, value in values.items() if not key.startswith("_")}
-        return cls.model_validate({**values, **overrides})
-
-    @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
-        from core import fileio
-
-        data = fileio.read_json(path)
-        if data is None:
-            raise UserError(f"No training config at {path}.", ko=f"{path}에 학습 설정이 없습니다.")
-        return cls.model_validate(data)
+def recipe(name: str, **overrides) -> TrainConfig:
+    """A config from tuning/recipes/<name>.json (keys starting with "_" are notes), with overrides."""
+    path = RECIPES / f"{name}.json"
+    if not path.is_file():
+        raise UserError(f"No recipe named {name}; see {RECIPES}.",
+                        ko=f"'{name}' 레시피가 없습니다. {RECIPES} 폴더를 확인하세요.")
+    return TrainConfig.from_file(path, **overrides)
 
 
 class Hardware(BaseModel):

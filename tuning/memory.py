@@ -141,7 +141,7 @@ def shape_of(base_model: str, model_dir: str | Path | None = None) -> ModelShape
     except Exception:  # noqa: BLE001 - not a repo id: fall through to the table
         pass
     if base_model == "demo":  # not built yet: its shape is fixed in advance
-        from tuning.demo_model import MODEL_SHAPE, VOCAB_SIZE
+        from models.demo import MODEL_SHAPE, VOCAB_SIZE
 
         fields = {name: MODEL_SHAPE[name] for name in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                                          "num_attention_heads", "num_key_value_heads",

@@ -4,16 +4,18 @@ this file only wires components to it."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import gradio as gr
 import pandas as pd
 
+from core.artifacts import Pane
 from core.errors import UserError
 from core.workspace import Workspace
+from data.chat_format import message_text
 from inference import arena
-from inference.catalog import chat_models, default_pair, resolve
+from inference.catalog import chat_models, choices, default_pair, label_of, resolve
 from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
-from inference.prompt import message_text
 from ui.common import user_errors
 from ui.i18n import T, lang, say
 
@@ -23,8 +25,10 @@ VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B i
                    "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
 
 
-def create_chat_tab(workspace: Workspace) -> dict:
-    cache = ModelCache(workspace=workspace)
+def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | None = None) -> dict:
+    """`resolve_base` finds a base model's folder for the transformers engine (runs not yet exported);
+    without it (a chat-only Space) only GGUF files are offered."""
+    cache = ModelCache(resolve_base=resolve_base)
     models = chat_models(workspace)
     default_a, default_b = default_pair(models)
     with gr.Accordion(T("Generation settings", "생성 설정"), open=False):
@@ -45,7 +49,7 @@ def create_chat_tab(workspace: Workspace) -> dict:
     with gr.Tabs():
         with gr.Tab("Chat · 대화", id="single"):
             with gr.Row():
-                single_model = gr.Dropdown(label=T("Model", "모델"), choices=list(models), value=default_b,
+                single_model = gr.Dropdown(label=T("Model", "모델"), choices=choices(models), value=default_b,
                                            allow_custom_value=True, scale=5,
                                            info=T("an export, a checkpoint (transformers), or a path to a .gguf file",
                                                   "내보낸 모델, 체크포인트(transformers), 또는 .gguf 파일 경로"))
@@ -58,17 +62,19 @@ def create_chat_tab(workspace: Workspace) -> dict:
             single_clear = gr.Button(T("Clear", "지우기"))
         with gr.Tab("Compare · 비교", id="compare"):
             with gr.Row():
-                model_a = gr.Dropdown(label="A", choices=list(models), value=default_a, allow_custom_value=True)
-                model_b = gr.Dropdown(label="B", choices=list(models), value=default_b, allow_custom_value=True)
+                model_a = gr.Dropdown(label="A", choices=choices(models), value=default_a, allow_custom_value=True)
+                model_b = gr.Dropdown(label="B", choices=choices(models), value=default_b, allow_custom_value=True)
                 blind = gr.Checkbox(label=T("Blind (shuffle and hide the names until you vote)",
                                             "블라인드 (투표할 때까지 모델 이름을 섞어서 숨김)"), value=False)
             round_state = gr.State(None)
             with gr.Row():
                 with gr.Column():
-                    chat_a = gr.Chatbot(label=_pane_label("A", default_a), height=420, elem_id="chat-a")
+                    chat_a = gr.Chatbot(label=_pane_label("A", label_of(default_a, models)), height=420,
+                                        elem_id="chat-a")
                     stats_a = gr.Markdown(elem_id="stats-a")
                 with gr.Column():
-                    chat_b = gr.Chatbot(label=_pane_label("B", default_b), height=420, elem_id="chat-b")
+                    chat_b = gr.Chatbot(label=_pane_label("B", label_of(default_b, models)), height=420,
+                                        elem_id="chat-b")
                     stats_b = gr.Markdown(elem_id="stats-b")
             with gr.Row():
                 compare_message = _message_box("compare-message")
@@ -80,7 +86,7 @@ def create_chat_tab(workspace: Workspace) -> dict:
                 compare_clear = gr.Button(T("Clear both (new round)", "모두 지우기 (새 라운드)"))
                 save_button = gr.Button(T("Save conversation", "대화 저장"))
             saved_file = gr.File(label=T("Saved conversation", "저장된 대화"), interactive=False, height=90)
-            tally_table = gr.Dataframe(value=_tally_frame(workspace), label=T("Blind votes", "블라인드 투표 집계"),
+            tally_table = gr.Dataframe(value=_tally_frame(workspace, models), label=T("Blind votes", "블라인드 투표 집계"),
                                        interactive=False)
 
     def settings_of(values) -> GenerationSettings:
@@ -104,9 +110,12 @@ def create_chat_tab(workspace: Workspace) -> dict:
     def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, *settings_values):
         settings = settings_of(settings_values)
         text = _required(text)
-        state = state if _same_round(state, choice_a, choice_b, is_blind) else _new_round(choice_a, choice_b, is_blind)
         models = chat_models(workspace)
+        if not _same_round(state, choice_a, choice_b, is_blind):
+            state = _new_round(choice_a, choice_b, is_blind, models)
         specs = [resolve(state["left"], workspace, models), resolve(state["right"], workspace, models)]
+        state = {**state, "labels": {"left": specs[0].label, "right": specs[1].label},
+                 "ids": {"left": specs[0].id, "right": specs[1].id}}
         histories = [list(history_a or []) + [{"role": "user", "content": text}],
                      list(history_b or []) + [{"role": "user", "content": text}]]
         loading = say("Loading…", "불러오는 중…")
@@ -122,7 +131,7 @@ def create_chat_tab(workspace: Workspace) -> dict:
         """Empty panes and, in blind mode, a new shuffle; a missing pick waits for the first message."""
         if not choice_a or not choice_b:
             return [], [], "", "", None, gr.update(visible=bool(is_blind)), ""
-        state = _new_round(choice_a, choice_b, is_blind)
+        state = _new_round(choice_a, choice_b, is_blind, chat_models(workspace))
         return (*_panes(state, [[], []]), "", "", state, gr.update(visible=bool(is_blind)), "")
 
     @user_errors
@@ -136,28 +145,29 @@ def create_chat_tab(workspace: Workspace) -> dict:
         if not _answered(history_a) or not _answered(history_b):
             raise UserError("Send a message and let both sides answer before voting.",
                             ko="투표하기 전에 메시지를 보내고 양쪽의 답변을 받으세요.")
-        arena.record_vote(workspace, state["left"], state["right"], verdict)
         state = {**state, "voted": True}
-        said, left, right = _verdict_words(verdict), state["left"], state["right"]
+        saved = arena.save_conversation(workspace, _saved_panes(state, history_a, history_b), {})
+        arena.record_vote(workspace, state["ids"]["left"], state["ids"]["right"], verdict,
+                          left_label=state["labels"]["left"], right_label=state["labels"]["right"], conversation=saved)
+        said, left, right = _verdict_words(verdict), state["labels"]["left"], state["labels"]["right"]
         message = say(f"Vote stored: {said}. A was **{left}**, B was **{right}**. Press Clear both for a new round.",
                       f"투표를 저장했습니다: {said}. A는 **{left}**, B는 **{right}**였습니다. "
                       "새 라운드는 '모두 지우기'를 누르세요.")
-        return message, _tally_frame(workspace), state, *_panes(state)
+        return message, _tally_frame(workspace, chat_models(workspace)), state, *_panes(state)
 
     @user_errors
     def save(history_a, history_b, state, *settings_values):
         if not _answered(history_a) and not _answered(history_b):
             raise UserError("Nothing to save yet: chat first.", ko="아직 저장할 대화가 없습니다. 먼저 대화하세요.")
-        state = state or {"left": None, "right": None, "blind": False, "voted": False}
-        panes = [{"pane": pane, "model": _visible_name(state, side), "messages": _plain(history)}
-                 for pane, side, history in (("A", "left", history_a), ("B", "right", history_b))]
-        return str(arena.save_conversation(workspace, panes, settings_of(settings_values).model_dump()))
+        state = state or {"blind": False, "voted": False, "ids": {}, "labels": {}}
+        return str(arena.save_conversation(workspace, _saved_panes(state, history_a, history_b),
+                                           settings_of(settings_values).model_dump()))
 
     def refreshed(current_single, current_a, current_b):
         """New exports and runs appear in the pickers; empty pickers take the default pair."""
         found = chat_models(workspace)
         new_a, new_b = default_pair(found)
-        return [gr.update(choices=list(found), value=current or default)
+        return [gr.update(choices=choices(found), value=current or default)
                 for current, default in ((current_single, new_b), (current_a, new_a), (current_b, new_b))]
 
     gr.on([single_message.submit, single_send.click], send_single,
@@ -184,7 +194,7 @@ def create_chat_tab(workspace: Workspace) -> dict:
     refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
                   api_name="chat_models")
     return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tally": tally_table,
-            "tally_frame": lambda: _tally_frame(workspace)}
+            "tally_frame": lambda: _tally_frame(workspace, chat_models(workspace))}
 
 
 def _message_box(elem_id: str) -> gr.Textbox:
@@ -207,22 +217,29 @@ def _verdict_words(verdict: str) -> str:
     return say(english, f"{english.split()[0]} {korean}")
 
 
-def _new_round(choice_a: str | None, choice_b: str | None, is_blind: bool) -> dict:
+def _new_round(choice_a: str | None, choice_b: str | None, is_blind: bool, models: dict) -> dict:
+    """A Compare round: which model is on which side (shuffled when blind), by id and by label."""
     if not choice_a or not choice_b:
         raise UserError("Choose a model for both A and B.", ko="A와 B 모두 모델을 선택하세요.")
     left, right = (choice_a, choice_b)
     if is_blind and random.random() < 0.5:
         left, right = right, left
     return {"pair": [choice_a, choice_b, bool(is_blind)], "left": left, "right": right, "blind": bool(is_blind),
-            "voted": False}
+            "voted": False, "ids": {"left": left, "right": right},
+            "labels": {"left": label_of(left, models), "right": label_of(right, models)}}
 
 
 def _same_round(state: dict | None, choice_a: str | None, choice_b: str | None, is_blind: bool) -> bool:
     return bool(state) and state["pair"] == [choice_a, choice_b, bool(is_blind)]
 
 
-def _visible_name(state: dict, side: str) -> str | None:
-    return f"hidden ({'A' if side == 'left' else 'B'})" if _hidden(state) else state[side]
+def _saved_panes(state: dict, history_a, history_b) -> list[Pane]:
+    """Both panes as saved: each model's id and label, unless still hidden in a blind round."""
+    hidden = _hidden(state) if state.get("ids") else False
+    return [Pane(pane=pane, model=None if hidden else state.get("ids", {}).get(side),
+                 label=None if hidden else state.get("labels", {}).get(side), hidden=hidden,
+                 messages=_plain(history))
+            for pane, side, history in (("A", "left", history_a), ("B", "right", history_b))]
 
 
 def _pane_label(pane: str, name: str | None) -> str:
@@ -233,7 +250,7 @@ def _panes(state: dict, histories: list | None = None) -> list:
     """Both chat panes: their messages (when given) and a label that names the model unless hidden."""
     updates = []
     for index, (pane, side) in enumerate((("A", "left"), ("B", "right"))):
-        label = f"{pane} · ?" if _hidden(state) else _pane_label(pane, state[side])
+        label = f"{pane} · ?" if _hidden(state) else _pane_label(pane, state["labels"][side])
         updates.append(gr.update(label=label) if histories is None else gr.update(value=histories[index], label=label))
     return updates
 
@@ -250,7 +267,8 @@ def _plain(history) -> list[dict]:
     return [{"role": message["role"], "content": message_text(message["content"])} for message in history or []]
 
 
-def _tally_frame(workspace: Workspace) -> pd.DataFrame:
-    return pd.DataFrame(arena.tally(workspace), columns=arena.TALLY_COLUMNS)
+def _tally_frame(workspace: Workspace, models: dict) -> pd.DataFrame:
+    labels = {model_id: spec.label for model_id, spec in models.items()}
+    return pd.DataFrame(arena.tally(workspace, labels=labels), columns=arena.TALLY_COLUMNS)
 
 

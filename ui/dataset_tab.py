@@ -10,16 +10,16 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from core.artifacts import FORMATS, SPEAKER_STYLES, PrepareConfig
 from core.errors import UserError
 from core.fileio import atomic_path
 from core.workspace import Workspace, check_name
 from data import bundled
-from data.prepare import PrepareConfig, Prepared, prepare, write
-from data.readers import FORMATS
-from data.render import SPEAKER_STYLES
-from data.tokens import visible_tokens
-from tuning.models import load_tokenizer
+from data.chat_format import visible_tokens
+from data.prepare import Prepared, prepare, write
+from models.resolve import load_tokenizer
 from ui.common import user_errors
+from ui.forms import Form
 from ui.i18n import T, lang, localized, say
 
 PREVIEW_EXAMPLES = 3
@@ -44,7 +44,7 @@ def create_dataset_tab(workspace: Workspace) -> dict:
                                 value=defaults.speakers,
                                 info=T("blog: user/bot as in the blog post; numbered: user1, user2, … for group chats",
                                        "blog: 블로그 글처럼 user/bot; numbered: 단체 대화용 user1, user2, …"))
-            bot = gr.Textbox(label=T("Bot speaker", "봇 화자"),
+            bot = gr.Textbox(label=T("Bot speaker", "봇 화자"), value="",
                              placeholder=T("default: AI Hub speaker 2 / most active Kakao name",
                                            "기본값: AI Hub 화자 2 / 카카오톡에서 가장 많이 말한 사람"),
                              info=T("the speaker whose replies the model learns", "모델이 답변을 학습할 화자"))
@@ -81,18 +81,20 @@ def create_dataset_tab(workspace: Workspace) -> dict:
     saved_datasets = gr.Dropdown(label=T("Saved datasets", "저장된 데이터셋"), choices=workspace.dataset_names(),
                                  interactive=True, allow_custom_value=True)
 
-    options = [uploads, source_path, fmt, speakers, bot, mask_names, tokenizer, max_length, overlap_turns,
-               gap_minutes, val_ratio, seed]
+    # The inputs come from the upload or the workspace path; every other field is PrepareConfig's own.
+    form = Form(uploads=uploads, source_path=source_path, format=fmt, speakers=speakers, bot=bot,
+                mask_names=mask_names, tokenizer=tokenizer, max_length=max_length, overlap_turns=overlap_turns,
+                gap_minutes=gap_minutes, val_ratio=val_ratio, seed=seed)
 
     @user_errors
-    def on_preview(*values):
-        config = _config(workspace, *values)
+    def on_preview(values):
+        config = prepare_config(workspace, values)
         prepared, tokenizer_obj = _prepare(workspace, config)
         return _views(prepared, tokenizer_obj, workspace)
 
     @user_errors
-    def on_save(name, *values):
-        config = _config(workspace, *values)
+    def on_save(name, values):
+        config = prepare_config(workspace, values)
         prepared, _ = _prepare(workspace, config)
         out_dir = write(prepared, workspace.dataset_dir(check_name(name)), config, config.tokenizer)
         stats = prepared.stats
@@ -101,10 +103,10 @@ def create_dataset_tab(workspace: Workspace) -> dict:
                       f"**{out_dir.name}** 저장 완료: 학습 예시 {train}개 / 검증 예시 {val}개, 위치 `{out_dir}`.")
         return message, gr.update(choices=workspace.dataset_names(), value=out_dir.name)
 
-    preview_button.click(on_preview, inputs=options,
+    preview_button.click(form.handler(on_preview), inputs=form.inputs,
                          outputs=[summary, histogram, files_table, samples, skipped_table], api_name="preview")
-    save_button.click(on_save, inputs=[dataset_name, *options], outputs=[saved_message, saved_datasets],
-                      api_name="save_dataset")
+    save_button.click(form.handler(on_save, leading=("name",)), inputs=[dataset_name, *form.inputs],
+                      outputs=[saved_message, saved_datasets], api_name="save_dataset")
     return {"saved_datasets": saved_datasets}
 
 
@@ -118,19 +120,17 @@ def workspace_sources(workspace: Workspace) -> list[str]:
     return choices
 
 
-def _config(workspace, uploads, source_path, fmt, speakers, bot, mask_names, tokenizer, max_length,
-            overlap_turns, gap_minutes, val_ratio, seed) -> PrepareConfig:
+def prepare_config(workspace: Workspace, values: dict) -> PrepareConfig:
+    """The form's values as the config: the inputs are the uploaded files, else the workspace path."""
+    uploads, source_path = values.pop("uploads", None), values.pop("source_path", None)
     inputs = [str(path) for path in _store_uploads(workspace, uploads)] if uploads else []
     if not inputs and source_path:
         inputs = [str(workspace.inside(source_path))]
     if not inputs:
         raise UserError("Upload chat files or choose a path inside the workspace first.",
                         ko="먼저 대화 파일을 업로드하거나 작업 폴더 안의 경로를 고르세요.")
-    return PrepareConfig(
-        inputs=inputs, format=fmt, speakers=speakers, bot=(bot or "").strip() or None, mask_names=mask_names,
-        tokenizer=(tokenizer or "demo").strip(), max_length=int(max_length), overlap_turns=int(overlap_turns),
-        gap_minutes=float(gap_minutes), val_ratio=float(val_ratio), seed=int(seed),
-    )
+    return PrepareConfig.model_validate({**values, "inputs": inputs, "bot": (values.get("bot") or "").strip() or None,
+                                         "tokenizer": (values.get("tokenizer") or "demo").strip()})
 
 
 def _store_uploads(workspace: Workspace, uploads) -> list[Path]:

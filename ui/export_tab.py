@@ -1,44 +1,47 @@
-"""Export tab: pick a run and checkpoint, tick formats, and watch the export (merge, convert,
-quantize, verify) run in its own process; then a table of the files with their verification."""
+"""Export tab: pick a run and checkpoint, tick formats, and start the export (merge, convert, quantize,
+verify) as a job in its own process; the tab follows it from the export folder's files, so a page
+reload or an app restart re-attaches to it; then a table of the files with their verification."""
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
+import shlex
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from core import fileio
+from core.artifacts import QUANTS, UnreadableFile
 from core.errors import UserError
-from core.workspace import Workspace
-from inference import publish
-from inference.export import QUANTS, step_name
-from tuning.runs import RunDir, list_runs
+from core.exports import ExportDir
+from core.runs import RunDir, list_runs
+from core.workspace import FINAL, Workspace
+from inference import export_jobs, publish
+from inference.export import step_name
 from ui.common import user_errors
-from ui.i18n import T, lang, say
+from ui.i18n import T, lang, localized, say
 
-ROOT = Path(__file__).resolve().parent.parent
-FINAL = "final"
-PROGRESS_LINE = re.compile(r"^\[\s*(\d+)%\] (.+)$")
+REFRESH_S = 2.0
 TABLE_COLUMNS = ["file", "kind", "size (MiB)", "verified", "top-1 agreement", "max |Δ logit|", "greedy = merged"]
+STATES_KO = {"running": "내보내는 중", "completed": "완료", "failed": "실패", "stopped": "중지됨"}
 
 
 def create_export_tab(workspace: Workspace) -> dict:
     with gr.Row():
         run = gr.Dropdown(label=T("Run", "실행"), choices=exportable_runs(workspace), allow_custom_value=True)
-        checkpoint = gr.Dropdown(label=T("Checkpoint", "체크포인트"), choices=[FINAL], value=FINAL, allow_custom_value=True)
+        checkpoint = gr.Dropdown(label=T("Checkpoint", "체크포인트"), choices=[FINAL], value=FINAL,
+                                 allow_custom_value=True)
     with gr.Row():
         quants = gr.CheckboxGroup(label=T("GGUF formats", "GGUF 형식"), choices=list(QUANTS),
                                   value=["f16", "q8_0", "q4_k_m"])
         lora = gr.Checkbox(label=T("Also the adapter alone as a GGUF LoRA (with the base as GGUF)",
                                    "어댑터만 따로 GGUF LoRA로도 내보내기 (베이스 모델도 GGUF로)"), value=True)
-    export_button = gr.Button(T("Export", "내보내기"), variant="primary")
-    status = gr.Markdown()
+    with gr.Row():
+        export_button = gr.Button(T("Export", "내보내기"), variant="primary")
+        stop_button = gr.Button(T("Stop", "중지"), variant="stop")
+    command = gr.Code(label=T("Command", "명령"), language="shell", lines=1, visible=False)
+    status = gr.HTML()
     table = gr.Dataframe(label=T("Files", "파일"), headers=TABLE_COLUMNS, interactive=False)
     downloads = gr.File(label=T("Download", "다운로드"), file_count="multiple", interactive=False)
+    timer = gr.Timer(REFRESH_S)
     with gr.Accordion(T("Publish as a Hugging Face Space", "Hugging Face 스페이스로 공유"), open=False):
         gr.Markdown(T("Builds a chat-only Space (this app's Chat tab, the GGUF, its requirements and a model card) "
                       "in `workspace/spaces/`, and pushes it when you give a Space name and a write token. "
@@ -56,85 +59,136 @@ def create_export_tab(workspace: Workspace) -> dict:
         publish_button = gr.Button(T("Publish", "공유"))
         publish_message = gr.Markdown()
 
-    def on_run(selected):
-        names = [FINAL] + (RunDir(workspace.runs / selected).checkpoint_names() if selected else [])
-        return gr.update(choices=names, value=FINAL)
+    def on_run(selected, current):
+        names = (RunDir(workspace.runs / selected).adapters() if selected else []) or [FINAL]
+        return gr.update(choices=names, value=current if current in names else names[0])
 
     @user_errors
-    def on_export(selected, chosen_checkpoint, chosen_quants, with_lora, progress=gr.Progress()):
-        run_dir, out_dir = _paths(workspace, selected, chosen_checkpoint)
+    def on_export(selected, chosen_checkpoint, chosen_quants, with_lora):
         if not chosen_quants:
             raise UserError("Tick at least one GGUF format.", ko="GGUF 형식을 하나 이상 선택하세요.")
-        command = [sys.executable, "-m", "inference.export", str(run_dir), "--out", str(out_dir),
-                   "--workspace", str(workspace.root), "--quant", *chosen_quants]
-        if chosen_checkpoint and chosen_checkpoint != FINAL:
-            command += ["--checkpoint", chosen_checkpoint]
-        if not with_lora:
-            command.append("--no-lora")
-        # The export prints its progress steps and errors in the page's language.
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env={**os.environ, "TUNER_LANG": lang()})
-        output = []
-        for line in process.stdout:
-            output.append(line.rstrip())
-            if match := PROGRESS_LINE.match(line.strip()):
-                phase = match[2]
-                progress(int(match[1]) / 100, desc=phase)
-                yield (say(f"Exporting **{selected}** ({chosen_checkpoint}): {phase}…",
-                           f"**{selected}** ({chosen_checkpoint}) 내보내는 중: {phase}…"), gr.update(), gr.update())
-        if process.wait() not in (0, 3):
-            errors = [line for line in output if line.startswith("error:")] or output[-5:]
-            detail = " ".join(errors).removeprefix("error: ")
-            raise UserError(f"The export failed: {detail}", ko=f"내보내기에 실패했습니다: {detail}")
-        yield export_views(out_dir)
+        target, launched = export_jobs.start(workspace, _run(workspace, selected), chosen_checkpoint, chosen_quants,
+                                             bool(with_lora), lang())
+        return *export_views(target), gr.update(value=shlex.join(launched), visible=True)
+
+    @user_errors
+    def on_stop(selected, chosen_checkpoint):
+        target = _target(workspace, selected, chosen_checkpoint)
+        export_jobs.stop(target)
+        return _line(say(f"Stopping the export of {selected} at its next step.",
+                         f"{selected} 내보내기를 다음 단계에서 중지합니다."))
 
     @user_errors
     def on_publish(selected, chosen_checkpoint, gguf_name, repo, hub_token):
-        _, export_dir = _paths(workspace, selected, chosen_checkpoint)
+        export_dir = _target(workspace, selected, chosen_checkpoint).path
         name = f"{export_dir.name}-{Path(gguf_name or '').stem}"
-        space_dir = publish.build_space(export_dir, gguf_name, workspace.root / "spaces" / name)
+        space_dir = publish.build_space(export_dir, gguf_name, workspace.spaces / name)
         if not (repo or "").strip():
             return say(f"Space folder ready: `{space_dir}` (start it with `python app.py` inside it).",
                        f"스페이스 폴더를 만들었습니다: `{space_dir}` (그 안에서 `python app.py`로 실행하세요).")
         url = publish.push_space(space_dir, repo.strip(), hub_token or None)
         return say(f"Published to [{url}]({url}) from `{space_dir}`.", f"[{url}]({url})에 공유했습니다 (폴더: `{space_dir}`).")
 
-    run.change(on_run, inputs=[run], outputs=[checkpoint])
+    def views_of(selected, chosen_checkpoint):
+        if not selected:
+            return say("Choose a run to export.", "내보낼 실행을 고르세요."), _empty_table(), None
+        return export_views(ExportDir(workspace.exports / workspace.export_name(selected, chosen_checkpoint or FINAL)))
+
+    run.change(on_run, inputs=[run, checkpoint], outputs=[checkpoint])
+    export_button.click(on_export, inputs=[run, checkpoint, quants, lora], outputs=[status, table, downloads, command],
+                        api_name="export")
+    stop_button.click(on_stop, inputs=[run, checkpoint], outputs=[status], api_name="stop_export")
+    views = [status, table, downloads]
+    checkpoint.change(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden", api_name="export_views")
+    timer.tick(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden")
     publish_button.click(on_publish, inputs=[run, checkpoint, publish_file, space_repo, token],
                          outputs=[publish_message], api_name="publish")
-    export_button.click(on_export, inputs=[run, checkpoint, quants, lora], outputs=[status, table, downloads],
-                        api_name="export")
-    return {"runs": run, "refresh": lambda: gr.update(choices=exportable_runs(workspace))}
+
+    def refreshed():
+        return gr.update(choices=exportable_runs(workspace))
+
+    def on_page_load():
+        """A reload (or the first page after an app restart) shows an export under way, if one is."""
+        running = export_jobs.attached(workspace)
+        if running is None:
+            return gr.update(choices=exportable_runs(workspace)), gr.update()
+        run_name, checkpoint_name = running
+        names = RunDir(workspace.runs / run_name).adapters() or [FINAL]
+        return (gr.update(choices=exportable_runs(workspace), value=run_name),
+                gr.update(choices=names, value=checkpoint_name))
+
+    return {"runs": run, "refresh": refreshed, "on_load": (on_page_load, [], [run, checkpoint])}
 
 
-def export_views(out_dir: Path):
-    summary = fileio.read_json(out_dir / "export.json")
-    if summary is None:
-        return say("No export here yet.", "아직 내보낸 파일이 없습니다."), pd.DataFrame(columns=TABLE_COLUMNS), None
+def export_views(target: ExportDir):
+    """The export's progress while it runs, then its files with their verification, from its folder."""
+    try:
+        status, manifest = target.status(), target.manifest()
+    except UnreadableFile as err:
+        return _line(localized(err), "#c00"), _empty_table(), None
+    if status is not None and status.state != "completed":
+        return _progress(target, status), _empty_table(), None
+    if manifest is None:
+        return say("Not exported yet.", "아직 내보내지 않았습니다."), _empty_table(), None
     rows = []
-    for result in summary["files"]:
-        check = result["verification"]
-        rows.append([result["file"], result["kind"], round(result["size_bytes"] / 2**20, 1),
-                     say("✅ passed", "✅ 통과") if check["passed"] else say("❌ failed", "❌ 실패"),
-                     f"{check['top1_agreement']:.1%}", check["max_abs_diff_last"],
-                     say("yes", "예") if check["greedy_match"] else say("no", "아니요")])
-    verdict = (say("all files verified", "모든 파일 검증됨") if summary["verified"]
+    for result in manifest.files:
+        check = result.verification
+        rows.append([result.file, result.kind, round(result.size_bytes / 2**20, 1),
+                     say("✅ passed", "✅ 통과") if check.passed else say("❌ failed", "❌ 실패"),
+                     f"{check.top1_agreement:.1%}", check.max_abs_diff_last,
+                     say("yes", "예") if check.greedy_match else say("no", "아니요")])
+    verdict = (say("all files verified", "모든 파일 검증됨") if manifest.verified
                else say("⚠️ some files FAILED verification", "⚠️ 일부 파일이 검증에 실패했습니다"))
     korean = lang() == "ko"
-    timings = ", ".join(f"{step_name(k.removesuffix('_s'), korean)} {v:.0f} s" for k, v in summary["timings"].items())
-    message = say(f"Exported to `{out_dir}`: {verdict} ({timings}).", f"`{out_dir}`에 내보냈습니다: {verdict} ({timings}).")
-    files = [str(out_dir / r["file"]) for r in summary["files"]] + \
-            [str(path) for path in sorted(out_dir.glob("*.Modelfile"))] + [str(out_dir / "export.json")]
-    return message, pd.DataFrame(rows, columns=TABLE_COLUMNS), files
+    timings = ", ".join(f"{step_name(k.removesuffix('_s'), korean)} {v:.0f} s" for k, v in manifest.timings.items())
+    message = say(f"Exported to `{target.path}`: {verdict} ({timings}).",
+                  f"`{target.path}`에 내보냈습니다: {verdict} ({timings}).")
+    files = [str(target.path / r.file) for r in manifest.files] + \
+            [str(path) for path in sorted(target.path.glob("*.Modelfile"))] + [str(target.files.manifest)]
+    return _line(message), pd.DataFrame(rows, columns=TABLE_COLUMNS), files
+
+
+def _progress(target: ExportDir, status) -> str:
+    korean = lang() == "ko"
+    state = STATES_KO.get(status.state, status.state) if korean else status.state
+    phase = step_name(status.phase, korean) if status.phase else ""
+    parts = [f"<b>{target.name}</b>: {state}", phase, f"{status.share:.0%}"]
+    error = (korean and status.error_ko) or status.error
+    detail = f"<div style='color:#c00'>{_escape(error)}</div>" if error else ""
+    bar = f"<progress value='{status.share:.3f}' max='1' style='width:100%'></progress>"
+    return (f"<div class='export-progress' data-state='{status.state}'>{bar}"
+            f"<div>{' · '.join(part for part in parts if part)}</div>{detail}</div>")
+
+
+def _line(text: str, color: str | None = None) -> str:
+    style = f" style='color:{color}'" if color else ""
+    return f"<div class='export-progress'{style}>{_markdown_code(_escape(text))}</div>"
+
+
+def _markdown_code(text: str) -> str:
+    parts = text.split("`")
+    return "".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts))
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame(columns=TABLE_COLUMNS)
 
 
 def exportable_runs(workspace: Workspace) -> list[str]:
-    return [run.name for run in list_runs(workspace.runs)
-            if (run.adapter / "adapter_config.json").is_file() or run.checkpoint_names()]
+    return [entry.run.name for entry in list_runs(workspace.runs) if entry.problem is None and entry.run.adapters()]
 
 
-def _paths(workspace: Workspace, selected: str | None, chosen_checkpoint: str | None) -> tuple[Path, Path]:
+def _run(workspace: Workspace, selected: str | None) -> RunDir:
     if not selected or selected not in exportable_runs(workspace):
         raise UserError("Choose a run that has finished or saved a checkpoint (train one in the Train tab).",
                         ko="완료되었거나 체크포인트를 저장한 실행을 선택하세요 (학습 탭에서 학습할 수 있습니다).")
-    return workspace.runs / selected, workspace.exports / f"{selected}-{chosen_checkpoint or FINAL}"
+    return RunDir(workspace.runs / selected)
+
+
+def _target(workspace: Workspace, selected: str | None, chosen_checkpoint: str | None) -> ExportDir:
+    run = _run(workspace, selected)
+    return ExportDir(workspace.exports / workspace.export_name(run.name, chosen_checkpoint or FINAL))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -8,15 +8,17 @@ import time
 import gradio as gr
 import pandas as pd
 
+from core.artifacts import MetricsRow, RunStatus, TrainConfig, UnreadableFile
 from core.errors import UserError
+from core.runs import RunDir, list_runs
 from core.workspace import Workspace
+from models.resolve import DEFAULT_BASE_MODEL
 from tuning import launcher
-from tuning.config import Hardware, TrainConfig, resolve
+from tuning.config import Hardware, recipe, resolve
 from tuning.memory import memory_advice, shape_of
-from tuning.models import DEFAULT_BASE_MODEL
-from tuning.runs import RunDir, list_runs
-from tuning.train import choose_batch_size
+from tuning.plan import choose_batch_size
 from ui.common import user_errors
+from ui.forms import Form
 from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
@@ -24,54 +26,54 @@ STATES_KO = {"starting": "시작 중", "running": "학습 중", "completed": "�
 
 
 def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
-    recipe = TrainConfig.recipe("seed_qlora" if hardware.cuda else "demo_cpu", dataset="-")
+    defaults = recipe("seed_qlora" if hardware.cuda else "demo_cpu", dataset="-")
     datasets = workspace.dataset_names()
     with gr.Row():
         dataset = gr.Dropdown(label=T("Dataset", "데이터셋"), choices=datasets, value=datasets[0] if datasets else None,
                               allow_custom_value=True, info=T("prepared in the Dataset tab", "데이터셋 탭에서 준비한 것"))
         base_model = gr.Dropdown(label=T("Base model", "베이스 모델"), choices=["demo", DEFAULT_BASE_MODEL],
-                                 value=recipe.base_model, allow_custom_value=True,
+                                 value=defaults.base_model, allow_custom_value=True,
                                  info=T("demo (offline, CPU), a Hugging Face id, or a local folder",
                                         "demo (오프라인, CPU), Hugging Face id, 또는 로컬 폴더"))
         run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name)
     with gr.Row():
         max_steps = gr.Number(label=T("Max steps (-1: run the epochs)", "최대 스텝 (-1: 에폭 수만큼 학습)"),
-                              value=recipe.max_steps, precision=0)
-        epochs = gr.Number(label=T("Epochs", "에폭"), value=recipe.num_train_epochs)
-        learning_rate = gr.Number(label=T("Learning rate", "학습률"), value=recipe.learning_rate)
+                              value=defaults.max_steps, precision=0)
+        epochs = gr.Number(label=T("Epochs", "에폭"), value=defaults.num_train_epochs)
+        learning_rate = gr.Number(label=T("Learning rate", "학습률"), value=defaults.learning_rate)
     with gr.Accordion(T("Advanced (defaults: the blog post's recipe)", "고급 설정 (기본값: 블로그 글의 레시피)"), open=False):
         with gr.Row():
-            lora_r = gr.Number(label="LoRA r", value=recipe.lora_r, precision=0)
-            lora_alpha = gr.Number(label="LoRA alpha", value=recipe.lora_alpha, precision=0)
-            lora_dropout = gr.Number(label=T("LoRA dropout", "LoRA 드롭아웃"), value=recipe.lora_dropout)
-            max_length = gr.Number(label=T("Max length", "최대 길이"), value=recipe.max_length, precision=0)
+            lora_r = gr.Number(label="LoRA r", value=defaults.lora_r, precision=0)
+            lora_alpha = gr.Number(label="LoRA alpha", value=defaults.lora_alpha, precision=0)
+            lora_dropout = gr.Number(label=T("LoRA dropout", "LoRA 드롭아웃"), value=defaults.lora_dropout)
+            max_length = gr.Number(label=T("Max length", "최대 길이"), value=defaults.max_length, precision=0)
         with gr.Row():
-            batch_size = gr.Number(label=T("Batch size", "배치 크기"), value=recipe.batch_size, precision=0)
+            batch_size = gr.Number(label=T("Batch size", "배치 크기"), value=defaults.batch_size, precision=0)
             accumulation = gr.Number(label=T("Gradient accumulation", "그래디언트 누적"),
-                                     value=recipe.gradient_accumulation_steps, precision=0)
+                                     value=defaults.gradient_accumulation_steps, precision=0)
             auto_batch = gr.Checkbox(label=T("Auto batch size (keeps batch × accumulation)",
-                                             "배치 크기 자동 (배치 × 누적 유지)"), value=recipe.auto_batch_size)
-            packing = gr.Checkbox(label=T("Pack short conversations", "짧은 대화 패킹"), value=recipe.packing)
+                                             "배치 크기 자동 (배치 × 누적 유지)"), value=defaults.auto_batch_size)
+            packing = gr.Checkbox(label=T("Pack short conversations", "짧은 대화 패킹"), value=defaults.packing)
         with gr.Row():
             prompt_format = gr.Radio(
-                label=T("Prompt format", "프롬프트 형식"), choices=["lines", "chat_template"], value=recipe.prompt_format,
+                label=T("Prompt format", "프롬프트 형식"), choices=["lines", "chat_template"], value=defaults.prompt_format,
                 info=T("lines: user:/bot: text as the blog post; chat_template: the model's template",
                        "lines: 블로그 글처럼 user:/bot: 텍스트; chat_template: 모델의 대화 템플릿"))
             loss_on = gr.Radio(label=T("Loss on", "손실(loss) 계산 대상"), choices=["auto", "all", "bot"], value="auto",
                                info=T("auto: all tokens for lines, the bot's replies for chat_template",
                                       "auto: lines는 모든 토큰, chat_template은 봇의 답변만"))
-            warmup = gr.Number(label=T("Warmup steps", "워밍업 스텝"), value=recipe.warmup_steps, precision=0)
-            logging_steps = gr.Number(label=T("Log every (steps)", "로그 간격 (스텝)"), value=recipe.logging_steps,
+            warmup = gr.Number(label=T("Warmup steps", "워밍업 스텝"), value=defaults.warmup_steps, precision=0)
+            logging_steps = gr.Number(label=T("Log every (steps)", "로그 간격 (스텝)"), value=defaults.logging_steps,
                                       precision=0)
-            save_steps = gr.Number(label=T("Checkpoint every (steps)", "체크포인트 간격 (스텝)"), value=recipe.save_steps,
+            save_steps = gr.Number(label=T("Checkpoint every (steps)", "체크포인트 간격 (스텝)"), value=defaults.save_steps,
                                    precision=0)
         with gr.Row():
             load_in_4bit = gr.Radio(label=T("4-bit base (QLoRA)", "4-bit 베이스 (QLoRA)"), choices=["auto", "on", "off"],
                                     value="auto")
-            backend = gr.Radio(label=T("Backend", "백엔드"), choices=["auto", "unsloth", "hf"], value=recipe.backend)
-            seed = gr.Number(label=T("Seed", "시드"), value=recipe.seed, precision=0)
+            backend = gr.Radio(label=T("Backend", "백엔드"), choices=["auto", "unsloth", "hf"], value=defaults.backend)
+            seed = gr.Number(label=T("Seed", "시드"), value=defaults.seed, precision=0)
             trust_remote_code = gr.Checkbox(
-                label=T("Trust remote code", "원격 코드 신뢰"), value=recipe.trust_remote_code,
+                label=T("Trust remote code", "원격 코드 신뢰"), value=defaults.trust_remote_code,
                 info=T("runs Python code shipped with the model; only for models you trust",
                        "모델에 딸린 파이썬 코드를 실행합니다. 믿을 수 있는 모델에만 켜세요"))
     memory = gr.Markdown()
@@ -92,16 +94,16 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     log_tail = gr.Code(label=T("Log (tail)", "로그 (마지막 부분)"), language=None, lines=12)
     timer = gr.Timer(REFRESH_S)
 
-    config_inputs = [dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
-                     max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps,
-                     save_steps, load_in_4bit, backend, seed, prompt_format, trust_remote_code]
-
-    def config_from(*values) -> TrainConfig:
-        return _config(workspace, *values)
+    form = Form(dataset=dataset, base_model=base_model, max_steps=max_steps, num_train_epochs=epochs,
+                learning_rate=learning_rate, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                max_length=max_length, batch_size=batch_size, gradient_accumulation_steps=accumulation,
+                auto_batch_size=auto_batch, packing=packing, prompt_format=prompt_format, loss_on=loss_on,
+                warmup_steps=warmup, logging_steps=logging_steps, save_steps=save_steps, load_in_4bit=load_in_4bit,
+                backend=backend, seed=seed, trust_remote_code=trust_remote_code)
 
     @user_errors
-    def on_start(name, *values):
-        config = config_from(*values)
+    def on_start(name, values):
+        config = train_config(workspace, values)
         run, launched = launcher.start(workspace, config, name, hardware)
         started = say(f"Started **{run.name}**.", f"**{run.name}** 실행을 시작했습니다.")
         runs_update = gr.update(choices=_run_choices(workspace), value=run.name)
@@ -127,9 +129,9 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                        f"**{run.name}**: {checkpoint.name}부터 이어서 학습합니다.")
         return told, shlex.join(launched)
 
-    def on_estimate(*values):
+    def on_estimate(values):
         try:  # resolve: the same automatic choices the training process makes
-            config = resolve(config_from(*values), hardware)
+            config = resolve(train_config(workspace, values), hardware)
         except (UserError, ValueError) as err:
             return say("Memory estimate: ", "메모리 예상치: ") + localized(err)
         shape = shape_of(config.base_model, workspace.models / "demo" if config.base_model == "demo" else None)
@@ -137,23 +139,23 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         return localized(memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
                                        hardware.gpu_name, hardware.gpu_memory_gib))
 
-    start_button.click(on_start, inputs=[run_name, *config_inputs], outputs=[message, command, runs, run_name],
-                       api_name="start_training")
+    start_button.click(form.handler(on_start, leading=("run_name",)), inputs=[run_name, *form.inputs],
+                       outputs=[message, command, runs, run_name], api_name="start_training")
     stop_button.click(on_stop, inputs=[runs], outputs=[message], api_name="stop_training")
     resume_button.click(on_resume, inputs=[runs], outputs=[message, command], api_name="resume_training")
     for component in (base_model, max_length, batch_size, load_in_4bit, backend):
-        component.change(on_estimate, inputs=config_inputs, outputs=[memory], show_progress="hidden")
+        component.change(form.handler(on_estimate), inputs=form.inputs, outputs=[memory], show_progress="hidden")
     refresh_runs.click(lambda: gr.update(choices=_run_choices(workspace)), outputs=[runs])
     views = [progress, loss_plot, log_tail]
     runs.change(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, api_name="run_views")
     timer.tick(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, show_progress="hidden")
-    def on_page_load(*values):
+    def on_page_load(values):
         """A reload shows the runs and datasets as they are now, the newest run selected."""
         names = workspace.dataset_names()
         return (gr.update(choices=_run_choices(workspace), value=_newest_run(workspace)),
-                gr.update(choices=names), on_estimate(*values))
+                gr.update(choices=names), on_estimate(values))
 
-    return {"datasets": dataset, "on_load": (on_page_load, config_inputs, [runs, dataset, memory])}
+    return {"datasets": dataset, "on_load": (form.handler(on_page_load), form.inputs, [runs, dataset, memory])}
 
 
 def run_views(workspace: Workspace, selected: str | None):
@@ -161,35 +163,44 @@ def run_views(workspace: Workspace, selected: str | None):
     if not selected:
         return say("No run yet.", "아직 실행이 없습니다."), _empty_plot(), ""
     run = RunDir(workspace.runs / selected)
-    status, metrics = run.status(), run.metrics()
-    return _progress_html(run, status, metrics), _loss_frame(metrics), run.log_tail() or _process_log(run)
+    try:
+        status = run.status()
+    except UnreadableFile as err:
+        return _unreadable_html(run, err), _empty_plot(), run.log_tail()
+    metrics = run.metrics()
+    return _progress_html(run, status, metrics), _loss_frame(metrics), run.log_tail()
 
 
-def _progress_html(run: RunDir, status: dict, metrics: list[dict]) -> str:
-    state = status.get("state", "missing")
-    if state == "missing":
-        state = "starting"
-    step, max_steps = status.get("step") or 0, status.get("max_steps") or 0
-    last = next((row for row in reversed(metrics) if "loss" in row), {})
+def _unreadable_html(run: RunDir, err: UnreadableFile) -> str:
+    reason = _escape(localized(err))
+    return (f"<div class='run-progress' data-state='unreadable'><b>{run.name}</b>: "
+            f"{say('cannot be read', '읽을 수 없음')}<div style='color:#c00'>{reason}</div></div>")
+
+
+def _progress_html(run: RunDir, status: RunStatus | None, metrics: list[MetricsRow]) -> str:
+    state = status.state if status else "starting"
+    step, max_steps = (status.step, status.max_steps or 0) if status else (0, 0)
+    last = next((row for row in reversed(metrics) if row.loss is not None), None)
     ko = lang() == "ko"
     parts = [f"<b>{run.name}</b>: {STATES_KO.get(state, state) if ko else state}",
              say("step", "스텝") + f" {step}/{max_steps or '?'}"]
     if last:
-        parts.append(say("loss", "손실(loss)") + f" {last['loss']:.4f}")
-        parts.append(f"{last.get('tokens_per_s', 0):,.0f} " + say("tokens/s", "토큰/초"))
+        parts.append(say("loss", "손실(loss)") + f" {last.loss:.4f}")
+        parts.append(f"{last.tokens_per_s or 0:,.0f} " + say("tokens/s", "토큰/초"))
         if state == "running":
-            parts.append(say("ETA", "남은 시간") + f" {_duration(last.get('eta_s'))}")
-        if last.get("gpu_memory_gib") is not None:
-            parts.append(say("GPU memory", "GPU 메모리") + f" {last['gpu_memory_gib']:.2f} GiB")
-    message = (ko and status.get("error_ko")) or status.get("error")
+            parts.append(say("ETA", "남은 시간") + f" {_duration(last.eta_s)}")
+        if last.gpu_memory_gib is not None:
+            parts.append(say("GPU memory", "GPU 메모리") + f" {last.gpu_memory_gib:.2f} GiB")
+    message = status and ((ko and status.error_ko) or status.error)
     error = f"<div style='color:#c00'>{_escape(message)}</div>" if message else ""
     bar = f"<progress value='{step}' max='{max(max_steps, 1)}' style='width:100%'></progress>"
     return f"<div class='run-progress' data-state='{state}'>{bar}<div>{' · '.join(parts)}</div>{error}</div>"
 
 
-def _loss_frame(metrics: list[dict]) -> pd.DataFrame:
-    rows = [{"step": row["step"], "loss": row["loss"], "series": "train"} for row in metrics if "loss" in row]
-    rows += [{"step": row["step"], "loss": row["eval_loss"], "series": "validation"} for row in metrics if "eval_loss" in row]
+def _loss_frame(metrics: list[MetricsRow]) -> pd.DataFrame:
+    rows = [{"step": row.step, "loss": row.loss, "series": "train"} for row in metrics if row.loss is not None]
+    rows += [{"step": row.step, "loss": row.eval_loss, "series": "validation"} for row in metrics
+             if row.eval_loss is not None]
     return pd.concat([_empty_plot(), pd.DataFrame(rows, columns=["step", "loss", "series"])], ignore_index=True)
 
 
@@ -199,27 +210,18 @@ def _empty_plot() -> pd.DataFrame:
     return pd.DataFrame({"step": [float("nan")] * 2, "loss": [float("nan")] * 2, "series": ["train", "validation"]})
 
 
-def _process_log(run: RunDir) -> str:
-    path = run.path / "process.log"
-    return path.read_text(encoding="utf-8", errors="replace")[-4000:] if path.is_file() else ""
-
-
-def _config(workspace, dataset, base_model, max_steps, epochs, learning_rate, lora_r, lora_alpha, lora_dropout,
-            max_length, batch_size, accumulation, auto_batch, packing, loss_on, warmup, logging_steps, save_steps,
-            load_in_4bit, backend, seed, prompt_format, trust_remote_code=False) -> TrainConfig:
-    if not dataset:
+def train_config(workspace: Workspace, values: dict) -> TrainConfig:
+    """The form's values (by TrainConfig field name) as the config; the page's choices become its values."""
+    if not values.get("dataset"):
         raise UserError("Choose a dataset first (prepare one in the Dataset tab).",
                         ko="먼저 데이터셋을 고르세요 (데이터셋 탭에서 준비할 수 있습니다).")
-    return TrainConfig(
-        dataset=str(workspace.dataset_dir(dataset)), base_model=(base_model or "").strip() or "demo",
-        max_steps=int(max_steps), num_train_epochs=float(epochs), learning_rate=float(learning_rate),
-        lora_r=int(lora_r), lora_alpha=int(lora_alpha), lora_dropout=float(lora_dropout), max_length=int(max_length),
-        batch_size=int(batch_size), gradient_accumulation_steps=int(accumulation), auto_batch_size=bool(auto_batch),
-        packing=bool(packing), loss_on=None if loss_on == "auto" else loss_on, prompt_format=prompt_format,
-        warmup_steps=int(warmup), logging_steps=int(logging_steps),
-        save_steps=int(save_steps), load_in_4bit={"auto": None, "on": True, "off": False}[load_in_4bit],
-        backend=backend, seed=int(seed), trust_remote_code=bool(trust_remote_code),
-    )
+    return TrainConfig.model_validate({
+        **values, "dataset": str(workspace.dataset_dir(values["dataset"])),
+        "base_model": (values.get("base_model") or "").strip() or "demo",
+        "loss_on": None if values.get("loss_on") == "auto" else values.get("loss_on"),
+        "load_in_4bit": {"auto": None, "on": True, "off": False}[values.get("load_in_4bit") or "auto"],
+        "trust_remote_code": bool(values.get("trust_remote_code")),
+    })
 
 
 def _selected_run(workspace: Workspace, selected: str | None) -> RunDir:
@@ -231,15 +233,20 @@ def _selected_run(workspace: Workspace, selected: str | None) -> RunDir:
     return run
 
 
-def _run_choices(workspace: Workspace) -> list[str]:
-    return [run.name for run in list_runs(workspace.runs)] + [
-        p.name for p in sorted(workspace.runs.glob("*")) if (p / "requested_config.json").exists()
-        and not (p / "status.json").exists()]
+def _run_choices(workspace: Workspace) -> list[tuple[str, str]]:
+    """(label, run name), newest first; a run that cannot be read is listed with why."""
+    choices = []
+    for entry in list_runs(workspace.runs):
+        label = entry.run.name
+        if entry.problem is not None:
+            label += " ⚠️ " + say(f"cannot be read: {entry.problem.reason}", f"읽을 수 없음: {entry.problem.reason}")
+        choices.append((label, entry.run.name))
+    return choices
 
 
 def _newest_run(workspace: Workspace) -> str | None:
     choices = _run_choices(workspace)
-    return choices[0] if choices else None
+    return choices[0][1] if choices else None
 
 
 def _new_run_name() -> str:

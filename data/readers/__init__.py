@@ -5,12 +5,13 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 
+from core.artifacts import FORMATS
 from data.conversation import Conversation
 from data.readers import aihub, generic, kakao
 from data.report import Report
 from data.sources import SkipFile, SourceFile
 
-FORMATS = ("auto", "aihub", "kakao", "text", "messages", "sharegpt", "alpaca")
+__all__ = ["FORMATS", "detect_format", "read_source"]
 
 
 def read_source(source: SourceFile, fmt: str, report: Report, gap: timedelta) -> Iterator[Conversation]:

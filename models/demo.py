@@ -4,6 +4,9 @@ regex, special tokens and chat template (so llama.cpp treats it as `llama-bpe`),
 Llama (GQA, sizes that are multiples of 256 so k-quants apply) pre-trained briefly on the sample's
 utterances as plain Korean text. It has never seen the `user:`/`bot:` format, so fine-tuning on
 the sample visibly changes it.
+
+Its corpus, `demo_corpus.json`, is the bundled sample as data preparation renders it, written by
+`python -m data.demo_corpus` (a test keeps it in step with the sample).
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from pathlib import Path
 
 from core import fileio
 from core.workspace import Workspace
-from data.bundled import SAMPLE_DIR
 
+CORPUS = Path(__file__).resolve().with_name("demo_corpus.json")
 BUILDER_VERSION = 1
 MODEL_VERSION = 1
 DEMO_NAME = "demo"
@@ -46,7 +49,7 @@ def ensure_demo_tokenizer(workspace: Workspace) -> Path:
     stamp = {"builder_version": BUILDER_VERSION, "corpus_sha256": _digest(corpus)}
     if fileio.read_json(target / "demo_tokenizer.json") == stamp:
         return target
-    with fileio.atomic_dir(target) as tmp:
+    with fileio.atomic_dir(target, replaces=_ours) as tmp:
         build_tokenizer(corpus).save_pretrained(tmp)
         fileio.write_json(tmp / "demo_tokenizer.json", stamp)
     return target
@@ -71,7 +74,7 @@ def ensure_demo_model(workspace: Workspace) -> Path:
     print("Building the demo model (once per workspace, about a minute on 2 CPU cores)...", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(target)
     model = pretrain_model(tokenizer, plain_corpus())
-    with fileio.atomic_dir(target) as tmp:
+    with fileio.atomic_dir(target, replaces=_ours) as tmp:
         tokenizer.save_pretrained(tmp)
         fileio.write_json(tmp / "demo_tokenizer.json", fileio.read_json(target / "demo_tokenizer.json"))
         model.save_pretrained(tmp, safe_serialization=True)
@@ -114,7 +117,7 @@ def pretrain_model(tokenizer, corpus: list[str]):
 
 def plain_corpus() -> list[str]:
     """The sample's conversations as plain Korean text: utterances on their own lines, masked, no labels."""
-    return ["\n".join(line.content for line in lines) for lines in _sample_lines("blog")]
+    return _corpus()["plain_texts"]
 
 
 def build_tokenizer(corpus: list[str]):
@@ -142,19 +145,17 @@ def build_tokenizer(corpus: list[str]):
 
 def sample_corpus() -> list[str]:
     """Every utterance of the bundled sample, masked, rendered with its speaker label in both styles."""
-    return [line.render() for style in ("blog", "numbered") for lines in _sample_lines(style) for line in lines]
+    return _corpus()["labelled_lines"]
 
 
-def _sample_lines(style: str):
-    from data.prepare import PrepareConfig, _label, _read_all
-    from data.report import Report
-
-    config = PrepareConfig(inputs=[str(SAMPLE_DIR)], speakers=style)
-    report = Report()
-    for conversation in _read_all(config, report):
-        if lines := _label(conversation, config, report):
-            yield lines
+def _corpus() -> dict:
+    return json.loads(CORPUS.read_text(encoding="utf-8"))
 
 
 def _digest(corpus: list[str]) -> str:
     return hashlib.sha256(json.dumps(corpus, ensure_ascii=False).encode()).hexdigest()
+
+
+def _ours(folder: Path) -> bool:
+    """models/demo is the demo's own folder, rebuilt whenever its recipe changes."""
+    return (folder / "demo_tokenizer.json").is_file() or not any(folder.iterdir())
