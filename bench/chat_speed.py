@@ -32,27 +32,29 @@ sys.path.insert(0, str(ROOT))
 from core.workspace import Workspace  # noqa: E402
 from inference import llama  # noqa: E402
 from inference.chat import GenerationSettings, context_length, gguf_spec  # noqa: E402
-from inference.prompt import history_lines, prompt_text  # noqa: E402
+from data.chat_format import history_lines, prompt_text  # noqa: E402
 
 MESSAGE = "주말에 뭐 할 거야? 나는 한강 가서 치킨 먹을까 생각 중이야"
 
 
 def build_demo_export(workspace: Workspace) -> Path:
+    from core import artifacts
+    from core.artifacts import ExportRequest
     from data.bundled import ensure_sample_dataset, install_sample
-    from inference.export import ExportConfig, export
-    from tuning.config import TrainConfig
-    from tuning.runs import train_command
+    from inference.export import export
+    from tuning.config import recipe
+    from tuning.launcher import train_command
 
     install_sample(workspace)
     ensure_sample_dataset(workspace)
-    config = TrainConfig.recipe("demo_cpu", dataset=str(workspace.dataset_dir("sample")))
+    config = recipe("demo_cpu", dataset=str(workspace.dataset_dir("sample")))
     config_file = workspace.root / "bench-config.json"
-    config.save(config_file)
+    artifacts.write(config_file, config)
     run_dir = workspace.runs / "bench"
     subprocess.run(train_command(config.dataset, config.base_model, run_dir, config_file), cwd=ROOT, check=True,
                    capture_output=True, env={**os.environ, "TUNER_WORKSPACE": str(workspace.root), "HF_HUB_OFFLINE": "1"})
     out_dir = workspace.exports / "bench-final"
-    export(ExportConfig(run_dir=str(run_dir), quants=["q4_k_m"], out_dir=str(out_dir), lora=False), workspace)
+    export(ExportRequest(run_dir=str(run_dir), quants=["q4_k_m"], out_dir=str(out_dir), lora=False), workspace)
     return out_dir / "model-q4_k_m.gguf"
 
 
@@ -65,7 +67,7 @@ def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats:
     llm = llama.open_model(gguf_path, n_ctx=context_length(spec), n_threads=threads)
     results = []
     try:
-        prompt_ids = llm.tokenize(prompt.encode(), add_bos=True, special=False)
+        prompt_ids = llama.encode(llm, prompt, spec.prompt)
         for _ in range(repeats + 1):
             llm.set_seed(settings.seed)
             tokens, first, last, text = 0, None, None, b""

@@ -23,9 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from core.workspace import Workspace  # noqa: E402
 from data.bundled import ensure_sample_dataset  # noqa: E402
-from tuning.config import TrainConfig  # noqa: E402
-from tuning.demo_model import ensure_demo_model  # noqa: E402
-from tuning.runs import RunDir, train_command  # noqa: E402
+from core import artifacts  # noqa: E402
+from core.runs import RunDir  # noqa: E402
+from models.demo import ensure_demo_model  # noqa: E402
+from tuning.config import recipe  # noqa: E402
+from tuning.launcher import train_command  # noqa: E402
 
 
 def main() -> None:
@@ -40,21 +42,21 @@ def main() -> None:
     ensure_sample_dataset(workspace)
 
     run = RunDir(workspace.runs / "bench")
-    config = TrainConfig.recipe("demo_cpu", dataset=str(workspace.dataset_dir("sample")))
+    config = recipe("demo_cpu", dataset=str(workspace.dataset_dir("sample")))
     config_file = workspace.root / "bench-config.json"
-    config.save(config_file)
+    artifacts.write(config_file, config)
     command = train_command(config.dataset, config.base_model, run.path, config_file)
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True,
                    env={**os.environ, "TUNER_WORKSPACE": str(workspace.root), "HF_HUB_OFFLINE": "1"})
     run_s = time.perf_counter() - started
-    losses = [row for row in run.metrics() if "loss" in row]
+    losses = [row for row in run.metrics() if row.loss is not None]
     result = {
         "date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python bench/demo_run.py", "demo_model_build_s": round(build_s, 1),
-        "train_run_s": round(run_s, 1), "steps": run.status()["step"], "max_length": config.max_length,
-        "first_loss": losses[0]["loss"], "last_loss": losses[-1]["loss"],
-        "tokens_per_s": round(sum(r["tokens_per_s"] for r in losses) / len(losses), 1),
+        "train_run_s": round(run_s, 1), "steps": run.status().step, "max_length": config.max_length,
+        "first_loss": losses[0].loss, "last_loss": losses[-1].loss,
+        "tokens_per_s": round(sum(r.tokens_per_s for r in losses) / len(losses), 1),
     }
     print(json.dumps(result))
     out = ROOT / "bench" / "results" / f"demo_run-{result['date']}.json"

@@ -62,8 +62,8 @@ CARD_GIB = 24  # the project's path plans its batch and checkpointing as it woul
 def prepare(out: Path) -> None:
     from core.workspace import Workspace
     from data.bundled import SAMPLE_DATASET, ensure_sample_dataset
-    from tuning.demo_model import ensure_demo_model
-    from tuning.models import load_tokenizer
+    from models.demo import ensure_demo_model
+    from models.resolve import load_tokenizer
 
     workspace = Workspace.open(tempfile.mkdtemp(prefix="gpu-bench-ws-"))
     demo = ensure_demo_model(workspace)
@@ -81,7 +81,10 @@ def prepare(out: Path) -> None:
 
 def _full_rows(examples: list[dict], tokenizer) -> list[dict]:
     """Conversations of 1,000-1,024 tokens, made by joining the sample's conversations."""
-    from tuning.dataset import lines_of, tokenize_lines
+    from data.chat_format import encode_for_training, lines_of
+
+    def tokenize_lines(lines, tokenizer, loss_on):
+        return encode_for_training(lines, tokenizer, "lines", loss_on)
 
     messages = [message for example in examples for message in example["messages"]]
     rows, start = [], 0
@@ -89,12 +92,12 @@ def _full_rows(examples: list[dict], tokenizer) -> list[dict]:
         taken = []
         for offset in range(len(messages)):
             message = messages[(start + offset) % len(messages)]
-            row = tokenize_lines(lines_of({"messages": taken + [message]}), tokenizer, "all")
+            row = tokenize_lines(lines_of(taken + [message]), tokenizer, "all")
             if len(row["input_ids"]) > SEED_RECIPE["max_length"]:
                 break
             taken.append(message)
         start += len(taken)
-        length = len(tokenize_lines(lines_of({"messages": taken}), tokenizer, "all")["input_ids"])
+        length = len(tokenize_lines(lines_of(taken), tokenizer, "all")["input_ids"])
         if length >= 1000:
             rows.append({**examples[0], "messages": taken})
     return rows
@@ -218,21 +221,22 @@ def _settings(pairs: list[str]) -> dict:
 
 def _project(args, dataset_dir: Path) -> dict:
     """The Train tab's command with the Train tab's defaults on a GPU (TrainConfig's = the seed recipe)."""
-    from tuning.config import TrainConfig
-    from tuning.runs import train_command
+    from core import artifacts
+    from tuning.config import recipe
+    from tuning.launcher import train_command
 
     run_dir = Path(tempfile.mkdtemp(prefix=f"run-{args.dataset}-"))
     settings = {"plan_for_gpu_gib": CARD_GIB, **_settings(args.set)}
-    config = TrainConfig.recipe("seed_qlora", dataset=str(dataset_dir), base_model=str(args.model),
-                                max_steps=args.steps, logging_steps=WARM_STEPS, save_steps=10 * args.steps, **settings)
+    config = recipe("seed_qlora", dataset=str(dataset_dir), base_model=str(args.model),
+                    max_steps=args.steps, logging_steps=WARM_STEPS, save_steps=10 * args.steps, **settings)
     config_file = run_dir / "requested_config.json"
-    config.save(config_file)
+    artifacts.write(config_file, config)
     command = train_command(config.dataset, config.base_model, run_dir, config_file)
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if finished.returncode:
         raise SystemExit(f"training failed:\n{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}")
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    rows = [row for row in rows if "loss" in row]
+    rows = [row for row in rows if row.get("loss") is not None]
     timed = [row for row in rows if row["step"] > WARM_STEPS]
     previous = {row["step"]: row for row in rows}
     tokens = sum(row["tokens_per_s"] * (row["time"] - previous[row["step"] - WARM_STEPS]["time"]) for row in timed)
@@ -321,10 +325,12 @@ def _load_baseline(path: str, model_dir: Path):
 def _rows(dataset_dir: Path, tokenizer) -> list[dict]:
     """The dataset's examples tokenized exactly as the project tokenizes them (`user:`/`bot:` lines,
     loss on all tokens), cut at the max length as a plain script's SFTTrainer would."""
-    from tuning.dataset import lines_of, load_split, tokenize_lines
+    from data.chat_format import encode_for_training, lines_of
+    from tuning.dataset import load_split
 
     limit = SEED_RECIPE["max_length"]
-    rows = [tokenize_lines(lines_of(example), tokenizer, "all") for example in load_split(dataset_dir, "train")]
+    rows = [encode_for_training(lines_of(example.messages), tokenizer, "lines", "all")
+            for example in load_split(dataset_dir, "train")]
     return [{"input_ids": row["input_ids"][:limit]} for row in rows if row]
 
 
@@ -371,8 +377,9 @@ def verify(args) -> None:
     """The project's training command with the Unsloth backend on the demo model and on the 8B
     shape; each adapter then loads back (transformers + PEFT, as the Chat tab does for runs not yet
     exported) and generates a reply."""
-    from tuning.config import TrainConfig
-    from tuning.runs import train_command
+    from core import artifacts
+    from tuning.config import recipe
+    from tuning.launcher import train_command
 
     results = []
     bases = {"demo": lambda: str(args.assets / "demo"), "8b-shape": lambda: str(make_8b_model(args.assets))}
@@ -381,10 +388,10 @@ def verify(args) -> None:
         run_dir = VERIFY_RUNS / name
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
-        recipe = "demo_cpu" if name == "demo" else "seed_qlora"
-        config = TrainConfig.recipe(recipe, dataset=str(args.assets / "datasets" / "sample"), base_model=base,
-                                    backend="unsloth", max_steps=args.steps)
-        config.save(run_dir / "requested_config.json")
+        recipe_name = "demo_cpu" if name == "demo" else "seed_qlora"
+        config = recipe(recipe_name, dataset=str(args.assets / "datasets" / "sample"), base_model=base,
+                        backend="unsloth", max_steps=args.steps)
+        artifacts.write(run_dir / "requested_config.json", config)
         started = time.time()
         command = train_command(config.dataset, config.base_model, run_dir, run_dir / "requested_config.json")
         finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -419,24 +426,26 @@ def oom_retry(args) -> None:
     once the training process has planned, another process takes all but LEFT_FREE_GIB of the card.
     The run must run out of memory, try again by itself with every layer checkpointed, and complete.
     With --other-process-first, that process comes first: the plan must fit what is free."""
-    from tuning.config import TrainConfig
-    from tuning.runs import RunDir, train_command
+    from core import artifacts
+    from core.runs import RunDir
+    from tuning.config import recipe
+    from tuning.launcher import train_command
 
     model_dir = make_8b_model(args.assets)
     run = RunDir(Path(tempfile.mkdtemp(prefix="run-oom-")))
-    config = TrainConfig.recipe("seed_qlora", dataset=str(args.assets / "datasets" / "full-1024"),
-                                base_model=str(model_dir), max_steps=args.steps, logging_steps=WARM_STEPS,
-                                save_steps=10 * args.steps)
-    config.save(run.path / "requested_config.json")
+    config = recipe("seed_qlora", dataset=str(args.assets / "datasets" / "full-1024"),
+                    base_model=str(model_dir), max_steps=args.steps, logging_steps=WARM_STEPS,
+                    save_steps=10 * args.steps)
+    artifacts.write(run.path / "requested_config.json", config)
     started = time.time()
     if args.other_process_first:  # the plan sees it: it should fit what is free, with no out-of-memory
         hog, hog_said = _take_gpu_memory()
     training = subprocess.Popen(train_command(config.dataset, config.base_model, run.path,
                                               run.path / "requested_config.json"),
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    while not (run.status().get("unchecked_layers") or training.poll() is not None):
+    while not ((run.status() and run.status().unchecked_layers) or training.poll() is not None):
         time.sleep(0.2)
-    planned = run.status().get("unchecked_layers")
+    planned = run.status().unchecked_layers if run.status() else None
     if not args.other_process_first:
         hog, hog_said = _take_gpu_memory()
     try:
@@ -444,13 +453,13 @@ def oom_retry(args) -> None:
     finally:
         hog.kill()
     status = run.status()
-    losses = [row for row in run.metrics() if "loss" in row]
+    losses = [row for row in run.metrics() if row.loss is not None]
     result = {"planned_unchecked_layers": planned, "other_process": hog_said, "left_free_gib": LEFT_FREE_GIB,
-              "returncode": training.returncode, "state": status.get("state"), "step": status.get("step"),
+              "returncode": training.returncode, "state": status.state, "step": status.step,
               "retried": "trying again with every layer checkpointed" in output,
               "ran_out_of_memory": "out of memory" in output.lower(),
-              "last_attempt_unchecked_layers": status.get("unchecked_layers"),
-              "last_attempt_peak_gib": losses[-1]["gpu_memory_gib"] if losses else None,
+              "last_attempt_unchecked_layers": status.unchecked_layers,
+              "last_attempt_peak_gib": losses[-1].gpu_memory_gib if losses else None,
               "seconds": round(time.time() - started, 1), "log_tail": output[-1500:], **_machine(),
               "command": f"python3 bench/gpu_training.py oomretry --steps {args.steps}"
                          + (" --other-process-first" if args.other_process_first else "")}
@@ -459,12 +468,12 @@ def oom_retry(args) -> None:
 
 
 def _chat_with(run_dir: Path, base: str) -> dict:
+    from core.runs import RunDir
     from inference.chat import ChatModelSpec, GenerationSettings, HfModel, chat_stream
-    from inference.prompt import format_of_adapter
 
     adapter = run_dir / "adapter"
-    spec = ChatModelSpec(label="verify", kind="hf", base_path=base, adapter_dir=str(adapter),
-                         prompt=format_of_adapter(adapter))
+    spec = ChatModelSpec(id="verify", label="verify", kind="hf", base_path=base, adapter_dir=str(adapter),
+                         prompt=RunDir(run_dir).prompt_contract())
     started = time.time()
     model = HfModel(spec, n_ctx=1024, threads=None, size_bytes=0)
     loaded = time.time() - started

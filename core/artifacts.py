@@ -138,13 +138,13 @@ def read_rows(path: Path, model: type[A], strict: bool = True) -> list[A]:
     return rows
 
 
-def append_row(path: Path, row: Artifact) -> None:
+def append_row(path: Path, row: Artifact, exclude_none: bool = False) -> None:
     """One line appended under an exclusive lock: concurrent writers never interleave or lose a row."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as out:
         fcntl.flock(out, fcntl.LOCK_EX)
-        out.write(json.dumps(row.model_dump(mode="json"), ensure_ascii=False) + "\n")
+        out.write(json.dumps(row.model_dump(mode="json", exclude_none=exclude_none), ensure_ascii=False) + "\n")
         out.flush()
         fcntl.flock(out, fcntl.LOCK_UN)
 

@@ -52,7 +52,8 @@ class RunDir:
         return artifacts.read_rows(self.files.metrics, MetricsRow, strict=False)
 
     def append_metrics(self, row: MetricsRow) -> None:
-        artifacts.append_row(self.files.metrics, row)
+        # Fields a row does not have are left out: a training row has no eval_loss, an evaluation no loss.
+        artifacts.append_row(self.files.metrics, row, exclude_none=True)
 
     def adapter_info(self, checkpoint: str | None = None) -> AdapterInfo | None:
         """How the adapter was trained (final, or the run's final one for a checkpoint), None if unknown."""

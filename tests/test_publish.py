@@ -12,6 +12,7 @@ from gradio_client import Client
 from core.errors import UserError
 from inference.publish import build_space, push_space
 from tests.app_server import _wait_until_up, free_port
+from tests.conftest import ROOT
 
 TOKEN = "hf_test_NotARealToken123"
 
@@ -78,3 +79,12 @@ def test_publishing_needs_a_token_and_never_writes_or_shows_it(space_dir, worksp
         for path in folder.rglob("*"):
             if path.is_file() and path.stat().st_size < 5_000_000:
                 assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_the_publish_cli_refuses_an_out_that_is_a_file_and_leaves_it(chat_export, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "inference.publish", str(chat_export), "--file", "model-q4_k_m.gguf",
+                             "--out", str(notes)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "is a file" in result.stderr and "Traceback" not in result.stderr
+    assert notes.read_text(encoding="utf-8") == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -233,3 +233,35 @@ def test_a_chat_template_run_learns_only_the_bot(workspace, demo_model_dir, samp
     info = json.loads((run.files.adapter / "training.json").read_text())
     assert info["prompt"]["prompt_format"] == "chat_template" and info["prompt"]["end_tokens"] == [
         "<|eot_id|>", "<|end_of_text|>"]  # the demo's template ends a turn with <|eot_id|>
+
+
+def test_the_readmes_recipe_file_works_as_a_config(workspace, demo_model_dir, sample_dataset, tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = run_training(train_command(workspace, sample_dataset, run.path, ROOT / "tuning" / "recipes" / "demo_cpu.json",
+                                        "--max-steps", "2"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert run.config().learning_rate == 0.002 and run.status().state == "completed"
+
+
+def test_bad_input_files_end_in_one_clear_line_and_touch_nothing(workspace, demo_model_dir, sample_dataset, tmp_path):
+    not_json = tmp_path / "config.json"
+    not_json.write_text('{"learning_rate": 0.002,\n "max_length": }', encoding="utf-8")
+    result = run_training(train_command(workspace, sample_dataset, tmp_path / "run", not_json))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{not_json}: not valid JSON (line 2, column 16" in result.stderr and len(result.stderr.splitlines()) == 1
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes", encoding="utf-8")
+    result = run_training(train_command(workspace, sample_dataset, notes, write_config(tmp_path)))
+    assert result.returncode == 2 and "is a file" in result.stderr and "Traceback" not in result.stderr
+    assert notes.read_text(encoding="utf-8") == "my notes" and not list(tmp_path.glob(".notes*"))
+
+    broken = tmp_path / "broken-dataset"
+    shutil.copytree(sample_dataset, broken)
+    rows = (broken / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    rows[2] = rows[2][:40]  # a row cut short, as an editor or a full disk may leave it
+    (broken / "train.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = RunDir(tmp_path / "broken-run")
+    result = run_training(train_command(workspace, broken, run.path, write_config(tmp_path)))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert run.status().state == "failed" and "train.jsonl: line 3: not valid JSON" in run.status().error

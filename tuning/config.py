@@ -13,7 +13,7 @@ from core.artifacts import LORA_TARGETS, TrainConfig
 from core.errors import UserError
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
-__all__ = ["LORA_TARGETS", "RECIPES", "Hardware", "TrainConfig", "recipe", "resolve"]
+__all__ = ["LORA_TARGETS", "RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
@@ -79,3 +79,13 @@ def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
                         ko=f"옵티마이저 {optim}은(는) NVIDIA GPU의 bitsandbytes가 있어야 합니다. "
                            "이 머신에서는 adamw_torch를 쓰세요.")
     return config.model_copy(update=dict(backend=backend, load_in_4bit=load_in_4bit, bf16=bf16, optim=optim))
+
+
+def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
+    """The config resolved for this machine, refused (UserError) if it cannot run here; the app calls
+    this too, so a bad start is refused before any process is launched."""
+    if not (Path(config.dataset) / "train.jsonl").is_file():
+        raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.",
+                        ko=f"{config.dataset}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
+                           "데이터셋 탭에서 데이터셋을 준비하세요.")
+    return resolve(config, hardware)

@@ -11,7 +11,7 @@ from core.errors import UserError
 from core.i18n import Text
 from core.runs import RunDir
 from core.workspace import Workspace, check_name
-from tuning.config import Hardware
+from tuning.config import Hardware, preflight
 
 BUSY = Text("A training is already running in this workspace ({holder}); stop it or wait for it to finish before "
             "starting another.",
@@ -36,8 +36,6 @@ def train_command(dataset: str, base_model: str, run_dir: Path, config_file: Pat
 def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Hardware) -> tuple[RunDir, list[str]]:
     """Refuses what cannot start (bad config for this machine, a run already going, a taken name),
     then launches the run and returns it with the command it runs."""
-    from tuning.train import preflight
-
     preflight(config, hardware)
     _refuse_if_busy(workspace)
     run = RunDir(workspace.run(check_name(run_name)).path)

@@ -106,7 +106,7 @@ def _checkpoint_to_resume(run: RunDir) -> Path | None:
         return None
     step = checkpoint_step(checkpoint)
     kept = [row for row in run.metrics() if row.step <= step]
-    fileio.write_jsonl(run.files.metrics, (row.model_dump(mode="json") for row in kept))
+    fileio.write_jsonl(run.files.metrics, (row.model_dump(mode="json", exclude_none=True) for row in kept))
     return checkpoint
 
 

@@ -18,7 +18,7 @@ from core.errors import UserError
 from core.i18n import Text
 from core.runs import RunDir
 from core.workspace import Workspace
-from tuning.config import Hardware, resolve
+from tuning.config import Hardware, preflight
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,16 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:  # refused before the run started: its status (if any) stays as it was
         print(f"error: {err.text()}", file=sys.stderr)
         return 2
-
-
-def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
-    """The config resolved for this machine, refused (UserError) if it cannot run here; the UI calls
-    this too, so a bad start is refused before any process is launched."""
-    if not (Path(config.dataset) / "train.jsonl").is_file():
-        raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.",
-                        ko=f"{config.dataset}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
-                           "데이터셋 탭에서 데이터셋을 준비하세요.")
-    return resolve(config, hardware)
 
 
 def _parse_args(argv):

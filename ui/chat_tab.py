@@ -17,6 +17,7 @@ from inference import arena
 from inference.catalog import chat_models, choices, default_pair, label_of, resolve
 from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
 from ui.common import user_errors
+from ui.forms import Form
 from ui.i18n import T, lang, say
 
 IME_SAFE = "ime-safe"  # textboxes whose Enter must wait for a Hangul syllable to be committed (ui/ime_guard.js)
@@ -44,7 +45,8 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
             max_new_tokens = gr.Number(value=defaults.max_new_tokens, precision=0,
                                        label=T("Max new tokens", "최대 생성 토큰"))
             seed = gr.Number(value=defaults.seed, precision=0, label=T("Seed (-1: random)", "시드 (-1: 무작위)"))
-    settings_inputs = [temperature, top_p, top_k, repeat_penalty, max_new_tokens, seed]
+    settings_form = Form(temperature=temperature, top_p=top_p, top_k=top_k, repeat_penalty=repeat_penalty,
+                         max_new_tokens=max_new_tokens, seed=seed)  # GenerationSettings' own field names
 
     with gr.Tabs():
         with gr.Tab("Chat · 대화", id="single"):
@@ -89,12 +91,11 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
             tally_table = gr.Dataframe(value=_tally_frame(workspace, models), label=T("Blind votes", "블라인드 투표 집계"),
                                        interactive=False)
 
-    def settings_of(values) -> GenerationSettings:
-        names = ["temperature", "top_p", "top_k", "repeat_penalty", "max_new_tokens", "seed"]
-        return GenerationSettings(**{name: value for name, value in zip(names, values) if value is not None})
+    def settings_of(values: dict) -> GenerationSettings:
+        return GenerationSettings(**{name: value for name, value in values.items() if value is not None})
 
     @user_errors
-    def send_single(choice, text, history, *settings_values):
+    def send_single(choice, text, history, settings_values):
         settings = settings_of(settings_values)
         text = _required(text)
         history = list(history or []) + [{"role": "user", "content": text}]
@@ -107,7 +108,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
                 yield history + [{"role": "assistant", "content": reply.text}], reply.stats(lang()), ""
 
     @user_errors
-    def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, *settings_values):
+    def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, settings_values):
         settings = settings_of(settings_values)
         text = _required(text)
         models = chat_models(workspace)
@@ -156,7 +157,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         return message, _tally_frame(workspace, chat_models(workspace)), state, *_panes(state)
 
     @user_errors
-    def save(history_a, history_b, state, *settings_values):
+    def save(history_a, history_b, state, settings_values):
         if not _answered(history_a) and not _answered(history_b):
             raise UserError("Nothing to save yet: chat first.", ko="아직 저장할 대화가 없습니다. 먼저 대화하세요.")
         state = state or {"blind": False, "voted": False, "ids": {}, "labels": {}}
@@ -170,14 +171,17 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         return [gr.update(choices=choices(found), value=current or default)
                 for current, default in ((current_single, new_b), (current_a, new_a), (current_b, new_b))]
 
-    gr.on([single_message.submit, single_send.click], send_single,
-          inputs=[single_model, single_message, single_chat, *settings_inputs],
+    gr.on([single_message.submit, single_send.click],
+          settings_form.handler(send_single, leading=("model", "message", "history")),
+          inputs=[single_model, single_message, single_chat, *settings_form.inputs],
           outputs=[single_chat, single_stats, single_message], api_name="chat", concurrency_limit=CHAT_CONCURRENCY,
           show_progress="minimal")
     single_clear.click(lambda: ([], ""), outputs=[single_chat, single_stats], api_name="clear_chat")
 
-    gr.on([compare_message.submit, compare_send.click], send_compare,
-          inputs=[model_a, model_b, blind, compare_message, chat_a, chat_b, round_state, *settings_inputs],
+    gr.on([compare_message.submit, compare_send.click],
+          settings_form.handler(send_compare, leading=("model_a", "model_b", "blind", "message", "history_a",
+                                                       "history_b", "round")),
+          inputs=[model_a, model_b, blind, compare_message, chat_a, chat_b, round_state, *settings_form.inputs],
           outputs=[chat_a, chat_b, stats_a, stats_b, compare_message, round_state], api_name="compare",
           show_progress="minimal",
           concurrency_limit=CHAT_CONCURRENCY)
@@ -189,7 +193,8 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         button.click(lambda state, a, b, verdict=verdict: vote(verdict, state, a, b),
                      inputs=[round_state, chat_a, chat_b], outputs=[vote_message, tally_table, round_state, chat_a, chat_b],
                      api_name=f"vote_{verdict}")
-    save_button.click(save, inputs=[chat_a, chat_b, round_state, *settings_inputs], outputs=[saved_file],
+    save_button.click(settings_form.handler(save, leading=("history_a", "history_b", "round")),
+                      inputs=[chat_a, chat_b, round_state, *settings_form.inputs], outputs=[saved_file],
                       api_name="save_chat")
     refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
                   api_name="chat_models")
