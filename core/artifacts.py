@@ -38,8 +38,8 @@ class UnreadableFile(UserError):
     """A contract file that exists but cannot be used; the message names the file and the reason."""
 
     def __init__(self, path: Path, reason: str, reason_ko: str | None = None):
-        self.path, self.reason = Path(path), reason
-        super().__init__(f"{path}: {reason}", ko=f"{path}: {reason_ko or reason}")
+        self.path, self.reason, self.reason_ko = Path(path), reason, reason_ko or reason
+        super().__init__(f"{path}: {reason}", ko=f"{path}: {self.reason_ko}")
 
 
 class Artifact(BaseModel):
@@ -122,20 +122,30 @@ def read_rows(path: Path, model: type[A], strict: bool = True) -> list[A]:
     if not path.is_file():
         return []
     rows = []
-    with path.open(encoding="utf-8", errors="strict") as lines:
-        try:
+    try:
+        with path.open(encoding="utf-8", errors="strict") as lines:
             for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(model.from_dict(parse_json(line, path), path))
-                except UnreadableFile as err:
-                    if strict:
-                        raise UnreadableFile(path, f"line {number}: {err.reason}",
-                                             f"{number}번째 줄: {err.reason}") from None
-        except UnicodeDecodeError:
-            raise UnreadableFile(path, "is not UTF-8 text", "UTF-8 텍스트가 아닙니다") from None
+                if line.strip():
+                    try:
+                        rows.append(_row(line, number, path, model))
+                    except UnreadableFile:
+                        if strict:
+                            raise
+    except UnicodeDecodeError:
+        raise UnreadableFile(path, "is not UTF-8 text", "UTF-8 텍스트가 아닙니다") from None
     return rows
+
+
+def _row(line: str, number: int, path: Path, model: type[A]) -> A:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise UnreadableFile(path, f"line {number}: not valid JSON (column {err.colno}: {err.msg})",
+                             f"{number}번째 줄: 올바른 JSON이 아닙니다({err.colno}번째 열: {err.msg})") from None
+    try:
+        return model.from_dict(data, path)
+    except UnreadableFile as err:
+        raise UnreadableFile(path, f"line {number}: {err.reason}", f"{number}번째 줄: {err.reason_ko}") from None
 
 
 def append_row(path: Path, row: Artifact, exclude_none: bool = False) -> None:

@@ -18,6 +18,23 @@ FOLDERS = ("uploads", "datasets", "runs", "exports", "models", "samples", "chats
 
 
 @dataclass(frozen=True)
+class DatasetPaths:
+    """A prepared dataset's folder."""
+
+    path: Path
+
+    train = property(lambda self: self.path / "train.jsonl")                    # DatasetExample lines
+    val = property(lambda self: self.path / "val.jsonl")
+    report = property(lambda self: self.path / "report.json")                  # DatasetReport
+
+    def split(self, name: str) -> Path:
+        return {"train": self.train, "val": self.val}[name]
+
+    def is_dataset(self) -> bool:
+        return self.report.is_file() and self.train.is_file()
+
+
+@dataclass(frozen=True)
 class RunPaths:
     """A training run's folder: the run's only state."""
 
@@ -111,7 +128,7 @@ class Workspace:
         return self.datasets / check_name(name)
 
     def dataset_names(self) -> list[str]:
-        return sorted(p.name for p in self.datasets.iterdir() if (p / "train.jsonl").is_file())
+        return sorted(p.name for p in self.datasets.iterdir() if DatasetPaths(p).train.is_file())
 
     def run(self, name: str) -> RunPaths:
         return RunPaths(self.runs / check_name(name))

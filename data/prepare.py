@@ -20,6 +20,7 @@ from core import artifacts, fileio
 from core.artifacts import SPEAKER_STYLES, DatasetExample, DatasetReport, PrepareConfig
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
+from core.workspace import DatasetPaths
 from data import masking
 from data.chat_format import Line, as_messages, render_text, speaker_labels, training_ids
 from data.conversation import Conversation
@@ -79,14 +80,15 @@ def write(prepared: Prepared, out_dir: Path, config: PrepareConfig, tokenizer_na
     An existing folder is replaced only when it is a prepared dataset (or empty)."""
     out_dir = Path(out_dir)
     with fileio.atomic_dir(out_dir, replaces=is_dataset) as tmp:
-        fileio.write_jsonl(tmp / "train.jsonl", _rows(prepared.train))
-        fileio.write_jsonl(tmp / "val.jsonl", _rows(prepared.val))
-        artifacts.write(tmp / "report.json", report_of(prepared, config, tokenizer_name))
+        written = DatasetPaths(tmp)
+        fileio.write_jsonl(written.train, _rows(prepared.train))
+        fileio.write_jsonl(written.val, _rows(prepared.val))
+        artifacts.write(written.report, report_of(prepared, config, tokenizer_name))
     return out_dir
 
 
 def is_dataset(folder: Path) -> bool:
-    return (folder / "report.json").is_file() and (folder / "train.jsonl").is_file()
+    return DatasetPaths(folder).is_dataset()
 
 
 def _rows(examples: list[dict]):

@@ -11,7 +11,7 @@ from core.artifacts import AdapterInfo, DatasetReport, PromptContract, TrainConf
 from core.errors import UserError
 from core.exports import list_exports
 from core.runs import RunDir, list_runs
-from core.workspace import Workspace
+from core.workspace import DatasetPaths, ExportPaths, Workspace
 from inference.chat import ChatModelSpec, gguf_spec
 
 PREFERRED_KINDS = ("q4_k_m", "q5_k_m", "q6_k", "q8_0", "f16", "lora")  # the default fine-tuned pick
@@ -33,10 +33,10 @@ def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
             spec = _exported(folder, result, manifest)
             if spec is not None:
                 exports[spec.id] = spec
-        base_id = f"base-gguf:{manifest.base_model}"
-        if (folder / "base-f16.gguf").is_file() and base_id not in bases:
+        base_id, base_gguf = f"base-gguf:{manifest.base_model}", entry.export.files.base_gguf
+        if base_gguf.is_file() and base_id not in bases:
             bases[base_id] = ChatModelSpec(id=base_id, label=f"base · {manifest.base_model} · f16 GGUF", kind="gguf",
-                                           gguf_path=str(folder / "base-f16.gguf"), base_model=manifest.base_model,
+                                           gguf_path=str(base_gguf), base_model=manifest.base_model,
                                            prompt=manifest.prompt)
     for entry in list_runs(workspace.runs):
         if entry.problem is not None:
@@ -56,13 +56,14 @@ def _exported(folder: Path, result, manifest) -> ChatModelSpec | None:
         return None
     model_id = f"export:{folder.name}/{result.file}"
     if result.kind == "lora":
-        base_path = folder / (result.applies_to or "base-f16.gguf")
+        base_path = folder / result.applies_to if result.applies_to else ExportPaths(folder).base_gguf
         if not base_path.is_file():
             return None
         return ChatModelSpec(id=model_id, label=f"{folder.name} · LoRA on base", kind="gguf", gguf_path=str(base_path),
-                             lora_path=str(path), base_model=manifest.base_model, prompt=manifest.prompt)
+                             lora_path=str(path), base_model=manifest.base_model, prompt=manifest.prompt,
+                             file_kind="lora")
     return ChatModelSpec(id=model_id, label=f"{folder.name} · {result.kind}", kind="gguf", gguf_path=str(path),
-                         base_model=manifest.base_model, prompt=manifest.prompt)
+                         base_model=manifest.base_model, prompt=manifest.prompt, file_kind=result.kind)
 
 
 def _add_run(run: RunDir, workspace: Workspace, exported_names: set[str], bases: dict, unexported: dict) -> None:
@@ -86,7 +87,7 @@ def run_contract(run: RunDir, config: TrainConfig, workspace: Workspace) -> Prom
     contract = run.prompt_contract()
     if contract is not None:
         return contract
-    report = artifacts.read(workspace.relocate(config.dataset) / "report.json", DatasetReport)
+    report = artifacts.read(DatasetPaths(workspace.relocate(config.dataset)).report, DatasetReport)
     return AdapterInfo.from_dict({"base_model": config.base_model, "prompt_format": config.prompt_format,
                                   "speakers": report.speakers if report else "blog"}).prompt
 
@@ -148,5 +149,4 @@ def _source(model_id: str) -> str:
 
 
 def _preference(spec: ChatModelSpec) -> int:
-    kind = "lora" if spec.lora_path else spec.label.split(" · ")[-1]
-    return PREFERRED_KINDS.index(kind) if kind in PREFERRED_KINDS else len(PREFERRED_KINDS)
+    return PREFERRED_KINDS.index(spec.file_kind) if spec.file_kind in PREFERRED_KINDS else len(PREFERRED_KINDS)

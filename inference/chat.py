@@ -26,6 +26,7 @@ from core.artifacts import ExportManifest, PromptContract
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from core.ram import meminfo
+from core.workspace import ExportPaths
 from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
 
@@ -54,6 +55,7 @@ class ChatModelSpec(BaseModel):
     base_model: str | None = None
     base_path: str | None = None   # hf: the base model folder
     adapter_dir: str | None = None  # hf: None chats with the base model itself
+    file_kind: str | None = None    # an exported file's kind: f16, q8_0, q4_k_m, …, lora
     prompt: PromptContract = PromptContract(end_tokens=["<|end_of_text|>"])
     problem: str | None = None      # set for an entry that is listed but cannot be chatted with (why)
     problem_ko: str | None = None
@@ -79,7 +81,7 @@ def contract_of_gguf(gguf_path: Path, prompt_format: str | None = None, speakers
     instead; for a file from elsewhere (or another format) its end tokens come from the file itself:
     its end-of-sequence token, and its chat template's end-of-turn marker."""
     try:
-        manifest = artifacts.read(Path(beside or gguf_path).parent / "export.json", ExportManifest)
+        manifest = artifacts.read(ExportPaths(Path(beside or gguf_path).parent).manifest, ExportManifest)
     except artifacts.UnreadableFile:
         manifest = None
     recorded = manifest.prompt if manifest else PromptContract()

@@ -27,7 +27,7 @@ from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
 from core.jobs import ROOT, StopRequest, exclusive, tee_output
 from core.runs import RunDir
-from core.workspace import FINAL, ExportPaths, Workspace
+from core.workspace import FINAL, DatasetPaths, ExportPaths, Workspace
 from data.chat_format import ChatTemplate, ollama_template
 from inference import llama
 from inference.verify import Reference, verify
@@ -113,7 +113,7 @@ def prompt_contract(run: RunDir, checkpoint: str | None, adapter_dir: Path) -> P
     from data.chat_format import contract_for
 
     config = run.config()
-    report = artifacts.read(Path(config.dataset) / "report.json", DatasetReport)
+    report = artifacts.read(DatasetPaths(Path(config.dataset)).report, DatasetReport)
     return contract_for(_tokenizer(adapter_dir), config.prompt_format, report.speakers if report else "blog")
 
 

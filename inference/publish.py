@@ -21,7 +21,7 @@ from core import artifacts, fileio
 from core.artifacts import DatasetReport, ExportedFile, ExportManifest, TrainConfig, UnreadableFile
 from core.errors import UserError
 from core.i18n import env_lang
-from core.workspace import Workspace
+from core.workspace import DatasetPaths, ExportPaths, RunPaths, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "models", "data", "tuning", "inference", "ui")  # the project's own packages
@@ -36,7 +36,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from core.workspace import Workspace  # noqa: E402
+from core.workspace import DatasetPaths, ExportPaths, RunPaths, Workspace  # noqa: E402
 from ui.chat_tab import create_chat_tab  # noqa: E402
 from ui.common import page_head  # noqa: E402
 from ui.i18n import language_selector, set_default_lang, show_current_language, translations  # noqa: E402
@@ -60,7 +60,7 @@ if __name__ == "__main__":
 def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | None = None) -> Path:
     """The Space folder for `export_dir/gguf_name`; the GGUF is linked (or copied) into `models/`."""
     export_dir, out_dir = Path(export_dir), Path(out_dir)
-    manifest = artifacts.read(export_dir / "export.json", ExportManifest)
+    manifest = artifacts.read(ExportPaths(export_dir).manifest, ExportManifest)
     if manifest is None:
         raise UserError(f"{export_dir} is not an export (no export.json): export the run in the Export tab first.",
                         ko=f"{export_dir}은(는) 내보내기 폴더가 아닙니다 (export.json 없음). "
@@ -80,7 +80,7 @@ def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | No
         models.mkdir(exist_ok=True)
         _link_or_copy(export_dir / gguf_name, models / gguf_name)
         # The chat engine reads the prompt contract from the export.json beside the file.
-        artifacts.write(models / "export.json", manifest.model_copy(update={"files": [result]}))
+        artifacts.write(ExportPaths(models).manifest, manifest.model_copy(update={"files": [result]}))
         intro = f"# {title}\nA Korean chatbot fine-tuned from `{manifest.base_model}` with Korean chat tuner."
         fileio.write_text(tmp / "app.py", SPACE_APP.format(title=title, intro=intro))
         requirements = SPACE_REQUIREMENTS + (["transformers==5.17.0"]
@@ -92,7 +92,7 @@ def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | No
 
 def is_space(folder: Path) -> bool:
     """A folder Publish built before: it may be rebuilt."""
-    return (folder / "app.py").is_file() and (folder / "models" / "export.json").is_file()
+    return (folder / "app.py").is_file() and ExportPaths(folder / "models").manifest.is_file()
 
 
 def space_modules(entry: tuple[str, ...] = SPACE_ENTRY) -> list[Path]:
@@ -139,11 +139,11 @@ def _workspace_of(export_dir: Path) -> Workspace | None:
 
 def model_card(manifest: ExportManifest, result: ExportedFile, title: str, workspace: Workspace | None = None) -> str:
     run_dir = workspace.relocate(manifest.run) if workspace else Path(manifest.run)
-    config = _readable(lambda: TrainConfig.from_file(run_dir / "config.json"))
+    config = _readable(lambda: TrainConfig.from_file(RunPaths(run_dir).config))
     report = None
     if config is not None:
         dataset_dir = workspace.relocate(config.dataset) if workspace else Path(config.dataset)
-        report = _readable(lambda: artifacts.read(dataset_dir / "report.json", DatasetReport))
+        report = _readable(lambda: artifacts.read(DatasetPaths(dataset_dir).report, DatasetReport))
     recipe_keys = ("base_model", "max_steps", "num_train_epochs", "learning_rate", "lora_r", "lora_alpha",
                    "lora_dropout", "max_length", "batch_size", "gradient_accumulation_steps", "warmup_steps",
                    "optim", "load_in_4bit", "packing", "prompt_format", "loss_on", "seed")

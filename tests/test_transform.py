@@ -142,3 +142,12 @@ def test_examples_are_json_lines_with_messages_and_text(tmp_path, demo_tokenizer
     row = json.loads(json.dumps(prepared.train[0], ensure_ascii=False))
     assert set(row) >= {"messages", "text", "source", "num_tokens"}
     assert set(row["messages"][0]) == {"role", "speaker", "content"}
+
+
+def test_the_demo_models_corpus_is_the_bundled_sample_as_preparation_renders_it():
+    """models/ sits below data/ and reads its corpus from a file; that file must be what data/ makes
+    of the sample today (rewrite it with `python -m data.demo_corpus`)."""
+    from data.demo_corpus import corpus_text, render_corpus
+    from models.demo import CORPUS
+
+    assert CORPUS.read_text(encoding="utf-8") == corpus_text(render_corpus())

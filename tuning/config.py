@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.artifacts import LORA_TARGETS, TrainConfig
 from core.errors import UserError
+from core.workspace import DatasetPaths
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 __all__ = ["LORA_TARGETS", "RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
@@ -84,7 +85,7 @@ def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
 def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
     """The config resolved for this machine, refused (UserError) if it cannot run here; the app calls
     this too, so a bad start is refused before any process is launched."""
-    if not (Path(config.dataset) / "train.jsonl").is_file():
+    if not DatasetPaths(Path(config.dataset)).train.is_file():
         raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.",
                         ko=f"{config.dataset}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
                            "데이터셋 탭에서 데이터셋을 준비하세요.")

@@ -7,13 +7,14 @@ from pathlib import Path
 from core import artifacts
 from core.artifacts import DatasetExample
 from core.errors import UserError
+from core.workspace import DatasetPaths
 from data.chat_format import Line, encode_for_training, lines_of
 from data.windows import split_long_lines, windows
 
 
 def load_split(dataset_dir: Path, split: str) -> list[DatasetExample]:
     """train or val rows; UnreadableFile (naming the file and line) for a row that is not an example."""
-    path = Path(dataset_dir) / f"{split}.jsonl"
+    path = DatasetPaths(Path(dataset_dir)).split(split)
     if not path.is_file():
         if split == "train":
             raise UserError(f"{dataset_dir} is not a prepared dataset (no train.jsonl); prepare it in the Dataset tab.",

@@ -72,8 +72,9 @@ def stop(run: RunDir) -> None:
 
 def starting_runs(workspace: Workspace) -> list[RunDir]:
     """Runs launched in the last moments whose process has not yet written a status."""
-    return [RunDir(p.parent) for p in workspace.runs.glob("*/requested_config.json")
-            if not (p.parent / "status.json").exists() and time.time() - p.stat().st_mtime < STARTING_GRACE_S]
+    requested = [RunDir(path.parent) for path in workspace.runs.glob("*/requested_config.json")]
+    return [run for run in requested if not run.files.status.exists()
+            and time.time() - run.files.requested_config.stat().st_mtime < STARTING_GRACE_S]
 
 
 def _refuse_if_busy(workspace: Workspace) -> None:

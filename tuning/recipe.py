@@ -11,7 +11,7 @@ from core.artifacts import AdapterInfo, DatasetReport, PromptContract, TrainConf
 from core.errors import UserError
 from core.jobs import StopRequest
 from core.runs import RunDir
-from core.workspace import Workspace
+from core.workspace import DatasetPaths, Workspace
 from data.chat_format import contract_for
 from models.resolve import resolve_model_path
 from tuning.config import Hardware
@@ -69,7 +69,7 @@ def load_model(config: TrainConfig, model_path: str, plan: TrainingPlan):
 def record_contract(config: TrainConfig, run: RunDir, tokenizer) -> PromptContract:
     """How this run's adapters are to be prompted, written before the first checkpoint: chat and
     export of any checkpoint read it from the run."""
-    report = artifacts.read(Path(config.dataset) / "report.json", DatasetReport)
+    report = artifacts.read(DatasetPaths(Path(config.dataset)).report, DatasetReport)
     contract = contract_for(tokenizer, config.prompt_format, report.speakers if report else "blog")
     artifacts.write(run.files.prompt, contract)
     return contract
