@@ -201,12 +201,30 @@ class SkippedLine(BaseModel):
     reason: str
 
 
+class DatasetCounts(BaseModel):
+    """The figures a preparation reports (the Dataset tab's summary, the model card)."""
+
+    files_read: int = 0
+    files_skipped: int = 0
+    conversations_found: int = 0
+    conversations_kept: int = 0
+    conversations_dropped: int = 0
+    conversations_windowed: int = 0
+    windowed_share: float = 0.0
+    train_examples: int = 0
+    val_examples: int = 0
+    turns: int = 0
+    speakers_per_conversation: dict[str, int] = Field(default_factory=dict)
+    tokens_per_example: list[int] = Field(default_factory=list)
+    max_length: int = 0
+
+
 class DatasetReport(Artifact):
     """datasets/NAME/report.json: what preparation read, kept and skipped, and with which options."""
 
     config: PrepareConfig
     tokenizer: str
-    counts: dict = Field(default_factory=dict)
+    counts: DatasetCounts = Field(default_factory=DatasetCounts)
     files: list[dict] = Field(default_factory=list)
     skipped_files: list[SkippedFile] = Field(default_factory=list)
     skipped_lines: list[SkippedLine] = Field(default_factory=list)

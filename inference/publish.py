@@ -149,7 +149,7 @@ def model_card(manifest: ExportManifest, result: ExportedFile, title: str, works
                    "optim", "load_in_4bit", "packing", "prompt_format", "loss_on", "seed")
     values = config.model_dump() if config else {}
     recipe = "\n".join(f"| {key} | {values[key]} |" for key in recipe_keys if key in values)
-    counts = dict(report.counts) if report else {}
+    counts = report.counts.model_dump() if report else {}
     lengths = counts.get("tokens_per_example") or []
     if lengths:
         counts["mean tokens per example"] = round(sum(lengths) / len(lengths), 1)

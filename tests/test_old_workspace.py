@@ -84,7 +84,7 @@ def test_the_train_and_export_tabs_show_old_runs_and_exports(old):
 
 def test_old_datasets_read_typed(old):
     report = artifacts.read(old.datasets / "sample-numbered" / "report.json", DatasetReport)
-    assert report.speakers == "numbered" and report.counts["conversations_kept"] == 180
+    assert report.speakers == "numbered" and report.counts.conversations_kept == 180
     rows = load_split(old.datasets / "sample", "train")
     assert len(rows) == 12 and rows[0].messages[0].role == "user"
 

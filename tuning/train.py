@@ -66,6 +66,11 @@ def _config_from_args(args, run: RunDir) -> TrainConfig:
     if overrides.get("dataset"):
         overrides["dataset"] = str(Path(overrides["dataset"]).expanduser().resolve())
     source = run.files.config if args.resume else args.config
+    if source is None and not args.dataset:
+        raise UserError("Give the dataset to train on: --dataset DIR (a prepared dataset), or a --config file "
+                        "that names one.",
+                        ko="학습할 데이터셋을 지정하세요: --dataset DIR(준비된 데이터셋) 또는 데이터셋이 들어 있는 "
+                           "--config 파일.")
     if args.resume and not source.is_file():
         raise UserError(f"{run.path} has no config.json: there is no run to resume there.",
                         ko=f"{run.path}에 config.json이 없습니다. 이어서 학습할 실행이 없습니다.")
