@@ -402,6 +402,9 @@ class JobStatus(Artifact):
 
     state: Literal["running", "completed", "failed", "stopped"]
     pid: int | None = None
+    # When that process started (clock ticks since boot, /proc/PID/stat): a pid number is reused after a
+    # reboot or a container restart, and only the same process may count as the job still running.
+    pid_started: int | None = None
     started_at: float | None = None
     updated_at: float = Field(default_factory=time.time)
     error: str | None = None

@@ -10,6 +10,7 @@ from core.artifacts import ExportManifest, ExportStatus, UnreadableFile
 from core.i18n import Text
 from core.workspace import ExportPaths
 
+COMMAND = "inference.export"  # in the command line of an export process
 DIED = Text("The export process ended unexpectedly (killed, or out of memory?). Files it finished are kept; "
             "export again to make the rest.",
             "내보내기 프로세스가 예기치 않게 끝났습니다(강제 종료되었거나 메모리가 부족했나요?). 끝난 파일은 "
@@ -34,17 +35,13 @@ class ExportDir:
 
     def status(self) -> ExportStatus | None:
         """The export job's progress; None for an export made before jobs had a status (or never)."""
-        return jobs.read_status(self.files.status, ExportStatus, DIED, self.files.stop)
+        return jobs.read_status(self.files.status, ExportStatus, DIED, COMMAND, self.files.stop)
 
     def write_status(self, state: str, **fields) -> ExportStatus:
         return jobs.write_status(self.files.status, ExportStatus, state, **fields)
 
     def request_stop(self) -> None:
-        status = self.status()
-        jobs.request_stop(self.files.stop, status.pid if status else None)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return jobs.log_tail(self.files.log, lines)
+        jobs.request_stop(self.files.stop, self.status, COMMAND)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -24,29 +24,42 @@ ROOT = Path(__file__).resolve().parent.parent  # where `python -m …` finds the
 S = TypeVar("S", bound=JobStatus)
 
 
-def alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return False
+def process_start(pid) -> int | None:
+    """When the process started (clock ticks since boot), None when there is no such process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{int(pid)}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[-1].split()
+    except (OSError, ValueError, TypeError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])  # a zombie (ended, not reaped) has ended
+
+
+def alive(pid, started: int | None = None, command_marker: str | None = None) -> bool:
+    """The job's process is running: that pid exists and is the same process, by its start time, or
+    (for a status written before start times were kept) by a marker in its command line."""
+    if not isinstance(pid, int) or pid <= 0:
         return False
-    except PermissionError:
-        return True
-    # A zombie (ended, not yet reaped by the app that started it) is not alive.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    running_since = process_start(pid)
+    if running_since is None:
+        return False
+    if started is not None:
+        return running_since == started
+    if command_marker is not None:
+        try:
+            return command_marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return False
+    return True
 
 
 def write_status(path: Path, model: type[S], state: str, **fields) -> S:
-    """The status file updated: `fields` over what it held, the new state, the time. A new error (a
-    core.i18n.Text or UserError) is stored in English with its Korean in `error_ko`; any state but
-    failed clears the error."""
+    """The status file updated: `fields` over what it held, the new state, the time. A new `pid` is
+    recorded with its start time. A new error (a core.i18n.Text or UserError) is stored in English with
+    its Korean in `error_ko`; any state but failed clears the error."""
     current = _read_quietly(path, model)
     values = {**(current.model_dump() if current else {}), **fields, "state": state, "updated_at": time.time()}
+    if "pid" in fields:
+        values["pid_started"] = process_start(fields["pid"])
     if state != "failed":
         values.update(error=None, error_ko=None)
     elif "error" in fields:
@@ -59,17 +72,24 @@ def write_status(path: Path, model: type[S], state: str, **fields) -> S:
     return status
 
 
-def read_status(path: Path, model: type[S], died: Text, stop_path: Path | None = None) -> S | None:
-    """The status; a job whose process died without saying so is reported (and recorded) failed with
+def running(status: JobStatus | None, command_marker: str) -> bool:
+    """The status says running, and its process is that job's, still running."""
+    return bool(status and status.state == "running" and alive(status.pid, status.pid_started, command_marker))
+
+
+def read_status(path: Path, model: type[S], died: Text, command_marker: str, stop_path: Path | None = None) -> S | None:
+    """The status; a job whose process ended without saying so is reported (and recorded) failed with
     `died`, or stopped when a stop had been asked for (a stop that came before the job could handle it).
     None when there is no status file; UnreadableFile when it cannot be read."""
     status = artifacts.read(path, model)
-    if status is not None and status.state == "running" and not alive(status.pid):
-        if stop_path is not None and stop_path.exists():
-            status = write_status(path, model, "stopped")
-        else:
-            status = write_status(path, model, "failed", error=died)
-    return status
+    if status is None or status.state != "running" or running(status, command_marker):
+        return status
+    latest = artifacts.read(path, model)
+    if (latest.state, latest.pid) != (status.state, status.pid):  # it wrote its own ending meanwhile
+        return latest
+    if stop_path is not None and stop_path.exists():
+        return write_status(path, model, "stopped")
+    return write_status(path, model, "failed", error=died)
 
 
 def _read_quietly(path: Path, model: type[S]) -> S | None:
@@ -96,12 +116,13 @@ class StopRequest:
         return self._signalled or self.stop_path.exists()
 
 
-def request_stop(stop_path: Path, pid: int | None) -> None:
-    """Asks a job to stop: its stop file, and SIGTERM to its process."""
+def request_stop(stop_path: Path, read_status: Callable[[], JobStatus | None], command_marker: str) -> None:
+    """Asks a job to stop: its stop file, then SIGTERM to its process (only when it is that job's)."""
     stop_path.touch()
-    if isinstance(pid, int):
+    status = read_status()  # after the stop file: a job found ended now reads as stopped
+    if running(status, command_marker):
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(status.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
 

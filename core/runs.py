@@ -12,6 +12,7 @@ from core.artifacts import AdapterInfo, MetricsRow, PromptContract, RunStatus, T
 from core.i18n import Text
 from core.workspace import FINAL, RunPaths
 
+COMMAND = "tuning.train"  # in the command line of a training process
 DIED = Text("The training process ended unexpectedly (killed, or out of memory?). Its checkpoints are kept: "
             "press Resume to continue.",
             "학습 프로세스가 예기치 않게 끝났습니다(강제 종료되었거나 메모리가 부족했나요?). 체크포인트는 남아 있으니 "
@@ -32,7 +33,7 @@ class RunDir:
 
     def status(self) -> RunStatus | None:
         """None before the training process has written one; a run whose process died is failed."""
-        return jobs.read_status(self.files.status, RunStatus, DIED)
+        return jobs.read_status(self.files.status, RunStatus, DIED, COMMAND, self.files.stop)
 
     def state(self) -> str:
         """running, completed, failed, stopped; "missing" before a status exists."""
@@ -88,11 +89,14 @@ class RunDir:
         return names + [name for name in reversed(self.checkpoint_names()) if self.has_adapter(name)]
 
     def request_stop(self) -> None:
-        status = self.status()
-        jobs.request_stop(self.files.stop, status.pid if status else None)
+        jobs.request_stop(self.files.stop, self.status, COMMAND)
 
     def log_tail(self, lines: int = 40) -> str:
-        return jobs.log_tail(self.files.log, lines) or jobs.log_tail(self.files.process_log, lines)
+        """The newer of the training log and the launched process's output (which alone says why a
+        process refused to start)."""
+        logs = [path for path in (self.files.log, self.files.process_log) if path.is_file()]
+        newest = max(logs, key=lambda path: path.stat().st_mtime, default=self.files.log)
+        return jobs.log_tail(newest, lines)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ def list_runs(runs_root: Path) -> list[RunEntry]:
         try:
             run.status()
             run.config()
+            run.prompt_contract()
         except UnreadableFile as err:
             problem = err
         entries.append(RunEntry(run, problem))

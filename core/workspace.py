@@ -11,7 +11,9 @@ from core.errors import UserError
 
 DEFAULT_WORKSPACE = "workspace"
 WORKSPACE_ENV = "TUNER_WORKSPACE"
-_SAFE_NAME = re.compile(r"^[\w가-힣][\w가-힣.\-]{0,63}$")
+_SAFE_NAME = re.compile(r"^[\w가-힣][\w가-힣.\-]*$")
+NAME_LENGTH = 64            # a dataset's or a run's name
+EXPORT_NAME_LENGTH = 100    # <run>-<checkpoint>
 FINAL = "final"  # a run's final adapter, as opposed to one of its checkpoints
 # Top-level folders of a workspace, for finding a path again after the workspace moved.
 FOLDERS = ("uploads", "datasets", "runs", "exports", "models", "samples", "chats", "spaces")
@@ -77,6 +79,7 @@ class ExportPaths:
     manifest = property(lambda self: self.path / "export.json")                 # ExportManifest
     status = property(lambda self: self.path / "status.json")                   # ExportStatus
     log = property(lambda self: self.path / "export.log")
+    process_log = property(lambda self: self.path / "process.log")             # output of a launched process
     stop = property(lambda self: self.path / "stop")
     merged = property(lambda self: self.path / "merged")                        # the merged Hugging Face folder
     base_gguf = property(lambda self: self.path / "base-f16.gguf")              # the base, for the GGUF LoRA
@@ -134,7 +137,7 @@ class Workspace:
         return RunPaths(self.runs / check_name(name))
 
     def export(self, name: str) -> ExportPaths:
-        return ExportPaths(self.exports / check_name(name))
+        return ExportPaths(self.exports / check_name(name, EXPORT_NAME_LENGTH))
 
     @staticmethod
     def export_name(run_name: str, checkpoint: str | None) -> str:
@@ -169,13 +172,13 @@ class Workspace:
         return path
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, length: int = NAME_LENGTH) -> str:
     name = (name or "").strip()
-    if not _SAFE_NAME.match(name):
+    if not _SAFE_NAME.match(name) or len(name) > length:
         raise UserError(
             f"'{name}' is not a usable name: use letters, digits, Hangul, '-', '_' or '.', "
-            "start with a letter or digit, at most 64 characters.",
+            f"start with a letter or digit, at most {length} characters.",
             ko=f"'{name}'은(는) 쓸 수 없는 이름입니다. 영문자, 숫자, 한글, '-', '_', '.'만 쓸 수 있고, "
-               "글자나 숫자로 시작하는 64자 이하의 이름이어야 합니다.",
+               f"글자나 숫자로 시작하는 {length}자 이하의 이름이어야 합니다.",
         )
     return name

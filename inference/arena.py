@@ -68,6 +68,3 @@ def save_conversation(workspace: Workspace, panes: list[Pane], settings: dict) -
     artifacts.write(path, SavedConversation(settings=settings, panes=panes))
     return path
 
-
-def read_conversation(path: Path) -> SavedConversation | None:
-    return artifacts.read(path, SavedConversation)

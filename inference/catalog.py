@@ -42,7 +42,10 @@ def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
         if entry.problem is not None:
             unreadable[UNREADABLE + f"runs/{entry.run.name}"] = _unreadable(f"runs/{entry.run.name}", entry.problem)
             continue
-        _add_run(entry.run, workspace, exported_names, bases, unexported)
+        try:
+            _add_run(entry.run, workspace, exported_names, bases, unexported)
+        except artifacts.UnreadableFile as problem:  # a checkpoint's own files
+            unreadable[UNREADABLE + f"runs/{entry.run.name}"] = _unreadable(f"runs/{entry.run.name}", problem)
     loose = {}
     for path in sorted(workspace.models.rglob("*.gguf")):
         label = f"models/{path.relative_to(workspace.models)}"

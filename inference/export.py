@@ -36,7 +36,6 @@ from models.resolve import resolve_model_path
 BYTES_PER_PARAMETER = {"f16": 2.0, "q8_0": 1.07, "q6_k": 0.83, "q5_k_m": 0.71, "q4_k_m": 0.61}
 BUSY = Text("An export of this run is already running ({holder}); wait for it, or stop it in the Export tab.",
             "이 실행을 이미 내보내는 중입니다({holder}). 끝날 때까지 기다리거나 내보내기 탭에서 중지하세요.")
-ExportConfig = ExportRequest  # the name earlier versions used
 
 Progress = Callable[[str, float], None]
 
@@ -82,7 +81,7 @@ def export(request: ExportRequest, workspace: Workspace, progress: Progress = la
     timings["quantize_s"] = round(time.perf_counter() - clock, 1)
 
     step("verify", 0.6)
-    contract = prompt_contract(run, request.checkpoint, adapter_dir)
+    contract = prompt_contract(run, request.checkpoint, adapter_dir, workspace)
     reference = Reference(out.merged, contract)
     results = [_verified(path, kind, reference) for kind, path in made.items() if kind in request.quants]
     if "f16" not in request.quants:
@@ -103,7 +102,7 @@ def export(request: ExportRequest, workspace: Workspace, progress: Progress = la
     return manifest
 
 
-def prompt_contract(run: RunDir, checkpoint: str | None, adapter_dir: Path) -> PromptContract:
+def prompt_contract(run: RunDir, checkpoint: str | None, adapter_dir: Path, workspace: Workspace) -> PromptContract:
     """How the adapter was trained to be prompted: from the run; for a run that did not record it,
     derived from the adapter's tokenizer, the run's config and its dataset."""
     contract = run.prompt_contract(checkpoint)
@@ -113,7 +112,7 @@ def prompt_contract(run: RunDir, checkpoint: str | None, adapter_dir: Path) -> P
     from data.chat_format import contract_for
 
     config = run.config()
-    report = artifacts.read(DatasetPaths(Path(config.dataset)).report, DatasetReport)
+    report = artifacts.read(DatasetPaths(workspace.relocate(config.dataset)).report, DatasetReport)
     return contract_for(_tokenizer(adapter_dir), config.prompt_format, report.speakers if report else "blog")
 
 
@@ -214,7 +213,7 @@ def _check_disk(base_dir: Path, out_dir: Path, request: ExportRequest) -> None:
 def is_export_dir(folder: Path) -> bool:
     """A folder an export wrote (or is writing): it may be written into again."""
     paths = ExportPaths(folder)
-    return paths.manifest.is_file() or paths.status.is_file() or paths.log.is_file()
+    return any(path.is_file() for path in (paths.manifest, paths.status, paths.log, paths.process_log))
 
 
 def run_job(request: ExportRequest, workspace: Workspace, say: Callable[[str], None]) -> ExportManifest | None:
@@ -283,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                            lambda line: print(_localized_progress(line, lang), flush=True))
     except UserError as err:
         print(f"error: {err.text()}", file=sys.stderr)
+        _record_refusal(ExportDir(Path(request.out_dir)), err)
         return 1
     if manifest is None:
         print(text_in(Text("stopped", "중지됨"), lang))
@@ -295,6 +295,17 @@ def main(argv: list[str] | None = None) -> int:
                            f"{size}, {'검증 통과' if check.passed else '검증 실패'} "
                            f"(top-1 일치율 {check.top1_agreement:.0%})"), lang))
     return 0 if manifest.verified else 3
+
+
+def _record_refusal(target: ExportDir, err: UserError) -> None:
+    """The app marks an export running with this process's pid before it starts: a refusal before
+    the job began (another export of the run holds the lock) ends it as failed with that reason."""
+    try:
+        status = target.status()
+    except UserError:
+        return
+    if status is not None and status.state == "running" and status.pid == os.getpid():
+        target.write_status("failed", error=err)
 
 
 def _localized_progress(line: str, lang: str) -> str:

@@ -44,7 +44,8 @@ def start(workspace: Workspace, run: RunDir, checkpoint: str | None, quants: lis
     target.path.mkdir(parents=True, exist_ok=True)
     target.files.status.unlink(missing_ok=True)  # the new job's status, not the last one's
     target.files.stop.unlink(missing_ok=True)
-    process = jobs.spawn(command, target.files.log, env={"TUNER_LANG": lang, "TUNER_WORKSPACE": str(workspace.root)})
+    process = jobs.spawn(command, target.files.process_log,
+                         env={"TUNER_LANG": lang, "TUNER_WORKSPACE": str(workspace.root)})
     # Running from now on, so that a reload or a second press sees it before the process has started.
     target.write_status("running", pid=process.pid, run=run.name, checkpoint=checkpoint, phase="start", share=0.0)
     return target, command

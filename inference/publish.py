@@ -36,7 +36,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from core.workspace import DatasetPaths, ExportPaths, RunPaths, Workspace  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
 from ui.chat_tab import create_chat_tab  # noqa: E402
 from ui.common import page_head  # noqa: E402
 from ui.i18n import language_selector, set_default_lang, show_current_language, translations  # noqa: E402

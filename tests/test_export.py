@@ -153,3 +153,27 @@ def test_a_missing_checkpoint_is_a_clear_message(workspace, demo_run, tmp_path):
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1 and "has no checkpoint checkpoint-999" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_export_refused_before_it_began_says_why_in_its_status(workspace, demo_run, tmp_path):
+    """The app marks an export running with its process's pid at launch; a process that then finds another
+    export of the run holding the lock ends it as failed with that reason, not as 'ended unexpectedly'."""
+    from core.jobs import exclusive
+    from inference.export import BUSY
+
+    out = tmp_path / "out"
+    target = ExportDir(out)
+    with exclusive(demo_run.files.export_lock, BUSY):  # another export of this run, under way
+        process = subprocess.Popen(export_command(workspace, demo_run, out, "--quant", "q8_0"), cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        out.mkdir()
+        target.write_status("running", pid=process.pid, run="run", phase="start")
+        assert process.wait(timeout=300) == 1
+    status = target.status()
+    assert status.state == "failed" and "An export of this run is already running" in status.error
+
+
+def test_export_folder_names_allow_a_long_run_name(workspace):
+    run_name = "r" * 64
+    assert workspace.export(workspace.export_name(run_name, "checkpoint-12000")).name.endswith("-checkpoint-12000")

@@ -54,6 +54,7 @@ def test_export_a_run_to_q4_k_m_and_see_it_verified(app):
     out = workspace_dir / "exports" / "demo-run-final"
     assert (out / "model-q4_k_m.gguf").is_file() and (out / "model-q4_k_m.Modelfile").is_file()
     assert not (out / "model-f16.gguf").exists()  # not asked for: the intermediate is removed
+    assert (out / "export.log").read_text(encoding="utf-8").count("[100%] done") == 1  # the job's own log, once
 
 
 def test_exporting_without_a_run_or_format_is_refused(app):

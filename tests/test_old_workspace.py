@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from core import artifacts
-from core.artifacts import DatasetReport
+from core.artifacts import DatasetReport, SavedConversation
 from core.errors import UserError
 from core.exports import ExportDir, list_exports
 from core.runs import DIED, RunDir, list_runs
@@ -115,7 +116,7 @@ def test_old_votes_count_with_new_ones_by_model_id(old):
     after = {(row[0], row[1]): row for row in arena.tally(old, labels={m: s.label for m, s in models.items()})}
     assert after[pair][2:5] == [4, 0, 3]
     [saved] = list(old.chats.glob("*.json"))
-    panes = arena.read_conversation(saved).panes
+    panes = artifacts.read(saved, SavedConversation).panes
     assert panes[0].hidden and panes[0].model is None and panes[1].model == "base-gguf:demo"
 
 
@@ -134,15 +135,37 @@ def test_a_run_or_export_that_cannot_be_read_is_listed_with_its_reason(old, tmp_
     shutil.copytree(old.runs / "old-lines", broken.runs / "bad-config")
     config = json.loads((broken.runs / "bad-config" / "config.json").read_text())
     (broken.runs / "bad-config" / "config.json").write_text(json.dumps({**config, "lora_r": 0}))
+    shutil.copytree(old.runs / "old-lines", broken.runs / "newer-contract")
+    (broken.runs / "newer-contract" / "prompt.json").write_text('{"schema_version": 2, "prompt_format": "lines"}')
     shutil.copytree(old.exports / "old-lines-final", broken.exports / "cut-export")
     (broken.exports / "cut-export" / "export.json").write_text('{"run": "x", "files": [')
-    [run_entry] = list_runs(broken.runs)
-    assert run_entry.problem is not None and "lora_r" in run_entry.problem.reason
+    problems = {entry.run.name: entry.problem.reason for entry in list_runs(broken.runs)}
+    assert "lora_r" in problems["bad-config"] and "written by a newer version of the app" in problems["newer-contract"]
     [export_entry] = list_exports(broken.exports)
     assert "not valid JSON" in export_entry.problem.reason
     models = chat_models(broken)
     listed = {model_id: spec for model_id, spec in models.items() if model_id.startswith("unreadable:")}
-    assert set(listed) == {"unreadable:runs/bad-config", "unreadable:exports/cut-export"}
+    assert set(listed) == {"unreadable:runs/bad-config", "unreadable:runs/newer-contract",
+                           "unreadable:exports/cut-export"}
     assert "lora_r" in listed["unreadable:runs/bad-config"].label
     with pytest.raises(UserError, match="not valid JSON"):
         ModelCache().get(listed["unreadable:exports/cut-export"])
+
+
+def test_a_run_of_a_moved_workspace_resumes_from_the_app_with_its_dataset_found_again(old, tmp_path):
+    from tuning import launcher
+    from tuning.config import Hardware
+
+    moved = Workspace.open(tmp_path / "elsewhere")
+    shutil.copytree(old.datasets / "sample", moved.datasets / "sample")
+    shutil.copytree(old.runs / "old-killed", moved.runs / "old-killed", ignore=shutil.ignore_patterns("checkpoints"))
+    seed_demo_model(old.models / "demo", moved.root)
+    config = json.loads((moved.runs / "old-killed" / "config.json").read_text())
+    (moved.runs / "old-killed" / "config.json").write_text(json.dumps({**config, "max_steps": 2}))
+    run = RunDir(moved.runs / "old-killed")
+    command = launcher.resume(moved, run, Hardware(cuda=False))
+    assert str(moved.datasets / "sample") in command and str(WRITTEN_IN) not in " ".join(command)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.state() != "completed":
+        time.sleep(1)
+    assert run.status().state == "completed" and run.status().step == 2, run.log_tail()

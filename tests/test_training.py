@@ -265,3 +265,23 @@ def test_bad_input_files_end_in_one_clear_line_and_touch_nothing(workspace, demo
     result = run_training(train_command(workspace, broken, run.path, write_config(tmp_path)))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert run.status().state == "failed" and "train.jsonl: line 3: not valid JSON" in run.status().error
+
+
+def test_a_pid_now_used_by_another_process_is_not_the_run_and_is_never_signalled(tmp_path):
+    """After a reboot or a container restart a run's recorded pid may belong to something else: the run
+    reads as ended, and Stop sends that process nothing."""
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        for name, recorded in (("reused", {"pid": other.pid, "pid_started": 1}),  # the number, not the process
+                               ("legacy", {"pid": other.pid})):  # written before start times were kept
+            run = RunDir(tmp_path / name)
+            run.path.mkdir()
+            run.files.status.write_text(json.dumps({"state": "running", "step": 3, **recorded}), encoding="utf-8")
+            run.request_stop()
+            assert run.status().state == "stopped"  # a stop was asked for; the run's own process is gone
+            run.files.stop.unlink()
+            run.files.status.write_text(json.dumps({"state": "running", "step": 3, **recorded}), encoding="utf-8")
+            assert run.status().state == "failed" and "ended unexpectedly" in run.status().error
+        assert other.poll() is None  # never signalled
+    finally:
+        other.kill()

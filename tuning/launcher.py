@@ -9,7 +9,7 @@ from core import artifacts, jobs
 from core.artifacts import TrainConfig
 from core.errors import UserError
 from core.i18n import Text
-from core.runs import RunDir
+from core.runs import RunDir, list_runs
 from core.workspace import Workspace, check_name
 from tuning.config import Hardware, preflight
 
@@ -49,7 +49,7 @@ def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Ha
     return run, command
 
 
-def resume(workspace: Workspace, run: RunDir) -> list[str]:
+def resume(workspace: Workspace, run: RunDir, hardware: Hardware) -> list[str]:
     """Continues a stopped or failed run from its last checkpoint, or from step 0 if it has none."""
     state = run.state()
     if state not in ("stopped", "failed"):
@@ -57,6 +57,7 @@ def resume(workspace: Workspace, run: RunDir) -> list[str]:
                         ko=f"중지되었거나 실패한 실행만 이어서 학습할 수 있습니다. {run.name}의 상태는 {state}입니다.")
     _refuse_if_busy(workspace)
     config = run.config()
+    config = preflight(config.model_copy(update={"dataset": str(workspace.relocate(config.dataset))}), hardware)
     command = train_command(config.dataset, config.base_model, run.path, resume=True)
     _launch(command, workspace, run)
     return command
@@ -78,13 +79,22 @@ def starting_runs(workspace: Workspace) -> list[RunDir]:
 
 
 def _refuse_if_busy(workspace: Workspace) -> None:
-    holder = jobs.holder(workspace.training_lock)
+    holder = jobs.holder(workspace.training_lock) or _running_run(workspace)
     starting = starting_runs(workspace)
     if holder or starting:
         who = holder or f"run {starting[0].name} is starting"
         who_ko = holder or f"실행 {starting[0].name} 시작 중"
         raise UserError(f"A training is already running in this workspace ({who}); stop it first.",
                         ko=f"이 작업 폴더에서 이미 학습이 진행 중입니다({who_ko}). 먼저 중지하세요.")
+
+
+def _running_run(workspace: Workspace) -> str | None:
+    """A run whose process is running though the lock is free: one between two attempts (the retry
+    after running out of GPU memory starts a fresh process)."""
+    for entry in list_runs(workspace.runs):
+        if entry.problem is None and entry.run.state() == "running":
+            return f"run {entry.run.name}"
+    return None
 
 
 def _launch(command: list[str], workspace: Workspace, run: RunDir) -> None:

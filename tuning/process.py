@@ -88,10 +88,16 @@ def relaunch(command: list[str], run: RunDir) -> int:
     handlers = {signum: signal.signal(signum, lambda number, frame: child.send_signal(number))
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return child.wait()
+        code = child.wait()
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+    status = run.status()
+    if status is not None and status.state == "running" and status.pid == os.getpid():  # refused before it began
+        fail(run, Text("The retry with every layer checkpointed could not start (see the log); press Resume to "
+                       "try again.", "모든 층에 체크포인팅을 적용한 재시도를 시작하지 못했습니다(로그를 보세요). "
+                                     "이어서 학습을 눌러 다시 시도하세요."))
+    return code
 
 
 def _checkpoint_to_resume(run: RunDir) -> Path | None:

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = RunDir(_run_folder(args.out))
         workspace = Workspace.open(args.workspace)
-        config = _config_from_args(args, run)
+        config = _config_from_args(args, run, workspace)
         hardware = Hardware.detect(measure_free=True)
         config = preflight(config, hardware)
         from tuning.process import run_training
@@ -58,8 +58,9 @@ def _run_folder(out: str) -> Path:
     return path
 
 
-def _config_from_args(args, run: RunDir) -> TrainConfig:
-    """The run's saved config (--resume), else the --config file, else the defaults; then the options."""
+def _config_from_args(args, run: RunDir, workspace: Workspace) -> TrainConfig:
+    """The run's saved config (--resume), else the --config file, else the defaults; then the options.
+    A resumed run's dataset is found again if its workspace has moved since."""
     overrides = {key: value for key, value in
                  (("dataset", args.dataset), ("base_model", args.base_model), ("max_steps", args.max_steps))
                  if value is not None}
@@ -75,9 +76,12 @@ def _config_from_args(args, run: RunDir) -> TrainConfig:
         raise UserError(f"{run.path} has no config.json: there is no run to resume there.",
                         ko=f"{run.path}에 config.json이 없습니다. 이어서 학습할 실행이 없습니다.")
     try:
-        if source is not None:
-            return TrainConfig.from_file(source, **overrides)
-        return TrainConfig.from_dict(overrides, "the command line")
+        if source is None:
+            return TrainConfig.from_dict(overrides, "the command line")
+        config = TrainConfig.from_file(source, **overrides)
+        if args.resume:
+            config = config.model_copy(update={"dataset": str(workspace.relocate(config.dataset))})
+        return config
     except UnreadableFile as err:
         raise UserError(Text(f"Invalid training config {err.path}: {err.reason}",
                              f"학습 설정 {err.path}이(가) 잘못되었습니다: {err.reason}")) from None

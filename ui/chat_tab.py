@@ -164,6 +164,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         return str(arena.save_conversation(workspace, _saved_panes(state, history_a, history_b),
                                            settings_of(settings_values).model_dump()))
 
+    @user_errors
     def refreshed(current_single, current_a, current_b):
         """New exports and runs appear in the pickers; empty pickers take the default pair."""
         found = chat_models(workspace)

@@ -120,7 +120,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     def on_resume(selected):
         run = _selected_run(workspace, selected)
         checkpoint = run.last_checkpoint()
-        launched = launcher.resume(workspace, run)
+        launched = launcher.resume(workspace, run, hardware)
         if checkpoint is None:
             told = say(f"Starting **{run.name}** over from step 0 (it has no checkpoint yet), with the same settings.",
                        f"**{run.name}**: 체크포인트가 아직 없어 같은 설정으로 0단계부터 다시 시작합니다.")
