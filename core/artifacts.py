@@ -7,6 +7,8 @@ model per file, each with a `schema_version`. Files written before versions exis
     runs/NAME/config.json              TrainConfig (also any --config file and every recipe)
     runs/NAME/status.json              RunStatus
     runs/NAME/metrics.jsonl            MetricsRow rows
+    runs/NAME/prompt.json              PromptContract (how the run's adapters are prompted)
+    runs/NAME/download.json            DownloadProgress (the base model's download)
     runs/NAME/adapter/training.json    AdapterInfo (how the adapter was trained, its PromptContract)
     exports/NAME/export.json           ExportManifest (files, verification, PromptContract)
     exports/NAME/status.json           ExportStatus (the export job)
@@ -313,7 +315,7 @@ class AdapterInfo(Artifact):
 
 # --- training ------------------------------------------------------------------------------------
 
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ALL_PROJECTIONS = "all"  # every attention and MLP projection of the model's own family (models.families)
 DEFAULT_BASE_MODEL = "beomi/Llama-3-Open-Ko-8B"
 
 
@@ -332,7 +334,9 @@ class TrainConfig(Artifact):
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     lora_bias: Literal["none", "all", "lora_only"] = "none"
-    target_modules: list[str] = Field(default_factory=lambda: list(LORA_TARGETS), min_length=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: [ALL_PROJECTIONS], min_length=1,
+        description='"all": every projection of the model\'s family (Llama\'s seven, GPT-NeoX\'s four); or module names')
     max_length: int = Field(1024, ge=16, le=131072)
     batch_size: int = Field(2, ge=1, description="rows per step on the device (the micro-batch)")
     gradient_accumulation_steps: int = Field(4, ge=1)
@@ -369,9 +373,8 @@ class TrainConfig(Artifact):
             raise ValueError("max_steps must be -1 (run the epochs) or a positive number of steps")
         if self.loss_on is None:
             self.loss_on = "bot" if self.prompt_format == "chat_template" else "all"
-        unknown = sorted(set(self.target_modules) - set(LORA_TARGETS) - {"lm_head", "embed_tokens"})
-        if unknown:
-            raise ValueError(f"unknown LoRA target modules {unknown}; choose from {LORA_TARGETS}")
+        if ALL_PROJECTIONS in self.target_modules and len(self.target_modules) > 1:
+            raise ValueError('target_modules: "all" stands alone (it names every projection already)')
         return self
 
     @property
@@ -421,6 +424,25 @@ class RunStatus(JobStatus):
     # whether the run ran out of GPU memory, after which every layer is checkpointed.
     unchecked_layers: int = 0
     checkpoint_every_layer: bool = False
+    phase: str | None = None  # download, prepare, train: what the process is doing before its first step
+
+
+class DownloadProgress(Artifact):
+    """runs/NAME/download.json: the base model's download, while a run fetches it from the Hub."""
+
+    model: str
+    bytes_done: int = 0
+    bytes_total: int = 0
+    started_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    done: bool = False
+
+    @property
+    def eta_s(self) -> float | None:
+        elapsed, left = self.updated_at - self.started_at, self.bytes_total - self.bytes_done
+        if self.bytes_done <= 0 or elapsed <= 0 or left < 0:
+            return None
+        return left / (self.bytes_done / elapsed)
 
 
 class MetricsRow(Artifact):

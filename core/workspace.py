@@ -51,6 +51,7 @@ class RunPaths:
     status = property(lambda self: self.path / "status.json")                    # RunStatus
     metrics = property(lambda self: self.path / "metrics.jsonl")                 # MetricsRow lines
     prompt = property(lambda self: self.path / "prompt.json")                    # PromptContract of its adapters
+    download = property(lambda self: self.path / "download.json")                # DownloadProgress of its base
     checkpoints = property(lambda self: self.path / "checkpoints")               # checkpoint-N folders
     adapter = property(lambda self: self.path / "adapter")                       # the final adapter
     log = property(lambda self: self.path / "train.log")

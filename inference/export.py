@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,14 +24,16 @@ from core.artifacts import QUANTS, ExportedFile, ExportManifest, ExportRequest, 
 from core.errors import UserError
 from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
-from core.jobs import ROOT, StopRequest, exclusive, tee_output
+from core.jobs import StopRequest, exclusive, tee_output
 from core.runs import RunDir
 from core.workspace import FINAL, DatasetPaths, ExportPaths, Workspace
 from data.chat_format import ChatTemplate, ollama_template
 from inference import llama
 from inference.verify import Reference, verify
+from models import gguf
 from models.resolve import resolve_model_path
 
+SENTENCEPIECE_FILES = ("tokenizer.model",)
 BYTES_PER_PARAMETER = {"f16": 2.0, "q8_0": 1.07, "q6_k": 0.83, "q5_k_m": 0.71, "q4_k_m": 0.61}
 BUSY = Text("An export of this run is already running ({holder}); wait for it, or stop it in the Export tab.",
             "이 실행을 이미 내보내는 중입니다({holder}). 끝날 때까지 기다리거나 내보내기 탭에서 중지하세요.")
@@ -134,14 +135,15 @@ def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path, trust_remote_code
     with fileio.atomic_dir(merged_dir, replaces=lambda folder: True) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         AutoTokenizer.from_pretrained(adapter_dir).save_pretrained(tmp)
+        for name in SENTENCEPIECE_FILES:  # transformers 5 saves tokenizer.json only; llama.cpp reads Gemma's .model
+            if (Path(base_dir) / name).is_file() and not (tmp / name).exists():
+                shutil.copy2(Path(base_dir) / name, tmp / name)
 
 
 def convert(model_dir: Path, gguf_path: Path, kind: str = "hf", extra: list[str] = ()) -> None:
-    """llama.cpp's converter in a subprocess (inference/convert_gguf.py), writing f16."""
+    """llama.cpp's converter in a subprocess (models/gguf.py), writing f16."""
     with fileio.atomic_path(gguf_path) as tmp:
-        command = [sys.executable, "-m", "inference.convert_gguf", kind, str(model_dir), "--outfile", str(tmp),
-                   "--outtype", "f16", *extra]
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        result = gguf.convert(kind, model_dir, tmp, list(extra))
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-5:])
             raise UserError(f"llama.cpp's converter failed on {model_dir.name}:\n{tail}",

@@ -6,23 +6,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import UserError
+from models.gguf import silence_logs
 
 # ftype of each GGUF kind this project writes; k-quants need rows that are multiples of 256.
 FTYPES = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
           "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M", "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
-_log_callback = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
-
-
-def silence_logs() -> None:
-    """llama.cpp prints every tensor it loads or quantizes; keep the app's log readable."""
-    global _log_callback
-    import llama_cpp
-
-    if _log_callback is None:
-        _log_callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
-        llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
-
-
 def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
     import llama_cpp
 

@@ -16,15 +16,13 @@ from pathlib import Path
 
 from core import fileio
 from core.workspace import Workspace
+from models.gguf import LLAMA3_SPLIT  # Llama-3's pre-tokenizer split, as in its tokenizer.json
 
 CORPUS = Path(__file__).resolve().with_name("demo_corpus.json")
 BUILDER_VERSION = 1
 MODEL_VERSION = 1
 DEMO_NAME = "demo"
 VOCAB_SIZE = 4096
-# Llama-3's pre-tokenizer split, as in its tokenizer.json.
-LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 BOS, EOS, PAD = "<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>"
 SPECIAL_TOKENS = [BOS, EOS, "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", PAD]
 # Llama-3's own template: header-wrapped roles, <|eot_id|> after each message.
@@ -90,20 +88,27 @@ def pretrain_model(tokenizer, corpus: list[str]):
     torch.manual_seed(PRETRAIN["seed"])
     config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **MODEL_SHAPE)
-    model = LlamaForCausalLM(config)
+    return pretrain(LlamaForCausalLM(config), tokenizer, corpus, **PRETRAIN)
+
+
+def pretrain(model, tokenizer, corpus: list[str], steps: int, batch_size: int, block_size: int, learning_rate: float,
+             warmup_steps: int, seed: int):
+    """Next-token prediction on the corpus, as one stream of texts ended by the end-of-sequence token;
+    deterministic for a seed. Any causal LM of transformers: the demo, and the tests' tiny models."""
+    import torch
+
     stream = []
     for text in corpus:
         stream += tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     tokens = torch.tensor(stream)
-    block, batch = PRETRAIN["block_size"], PRETRAIN["batch_size"]
-    generator = torch.Generator().manual_seed(PRETRAIN["seed"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=PRETRAIN["learning_rate"], weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / PRETRAIN["warmup_steps"])
-                                                 * max(0.05, 1 - step / PRETRAIN["steps"]))
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps)
+                                                 * max(0.05, 1 - step / steps))
     model.train()
-    for _ in range(PRETRAIN["steps"]):
-        starts = torch.randint(0, len(tokens) - block - 1, (batch,), generator=generator)
-        rows = torch.stack([tokens[start:start + block] for start in starts.tolist()])
+    for _ in range(steps):
+        starts = torch.randint(0, len(tokens) - block_size - 1, (batch_size,), generator=generator)
+        rows = torch.stack([tokens[start:start + block_size] for start in starts.tolist()])
         loss = model(input_ids=rows, labels=rows).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

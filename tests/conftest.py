@@ -94,3 +94,19 @@ def chat_export(workspace, demo_model_dir, sample_dataset) -> Path:
     manifest = export(ExportRequest(run_dir=str(run_dir), quants=["f16", "q4_k_m"], out_dir=str(out_dir)), workspace)
     assert manifest.verified, manifest
     return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """tiny_model(family) -> a folder with a tiny model of that family (tests/families.py), built once."""
+    from tests.families import build
+
+    built: dict[str, Path] = {}
+    root = tmp_path_factory.mktemp("families")
+
+    def folder(family: str) -> Path:
+        if family not in built:
+            built[family] = build(family, root / family)
+        return built[family]
+
+    return folder

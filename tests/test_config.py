@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
+from models.families import family_of_type
 from tuning.config import Hardware, TrainConfig, recipe, resolve
 from tuning.memory import (CUDA_CONTEXT_GIB, LLAMA3_8B, estimate_training_gib, layers_to_leave_unchecked,
                            longest_fitting_length, memory_advice, planned_memory_fraction, shape_of)
@@ -20,7 +21,9 @@ def test_defaults_are_the_blog_posts_recipe():
     config = recipe("seed_qlora", dataset="d")
     assert config.base_model == "beomi/Llama-3-Open-Ko-8B"
     assert (config.lora_r, config.lora_alpha, config.lora_dropout, config.lora_bias) == (16, 32, 0.0, "none")
-    assert config.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert config.target_modules == ["all"]  # every projection of the family: for Llama, all seven
+    assert resolve(config, CPU, family_of_type("llama")).target_modules == [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     assert (config.max_length, config.batch_size, config.gradient_accumulation_steps) == (1024, 2, 4)
     assert (config.warmup_steps, config.logging_steps) == (10, 10)
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from inference import llama
-from inference.convert_gguf import CONVERTERS
+from models.gguf import CONVERTERS
 from inference.export import convert
 from models.demo import BOS, EOS, LLAMA3_SPLIT
 

@@ -183,7 +183,7 @@ def test_a_run_out_of_gpu_memory_before_its_first_checkpoint_tries_again_from_st
 @pytest.mark.parametrize("values, message", [
     ({"lora_r": 0}, "lora_r"),
     ({"max_steps": 0}, "max_steps must be -1"),
-    ({"target_modules": ["qkv"]}, "unknown LoRA target modules"),
+    ({"target_modules": ["qkv"]}, "Llama models have no modules named qkv"),
     ({"load_in_4bit": True}, "4-bit loading (QLoRA) needs an NVIDIA GPU"),
     ({"optim": "adamw_8bit"}, "needs bitsandbytes on an NVIDIA GPU"),
     ({"backend": "unsloth"}, "Unsloth backend needs an NVIDIA GPU"),
@@ -207,8 +207,9 @@ def test_an_unavailable_base_model_fails_the_run_with_a_clear_message(workspace,
     result = run_training(command)
     assert result.returncode == 1
     status = run.status()
-    assert status.state == "failed" and "Could not get the model 'nobody/no-such-model'" in status.error
-    assert "use 'demo' or a local model folder" in status.error
+    assert status.state == "failed" and status.phase == "download"
+    assert status.error.startswith("No network: 'nobody/no-such-model' is not downloaded yet")
+    assert "use 'demo' or a local model folder" in status.error and "네트워크가 없습니다" in status.error_ko
 
 
 def test_a_model_with_pickled_weights_only_is_refused(workspace, demo_model_dir, sample_dataset, tmp_path):

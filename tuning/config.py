@@ -9,12 +9,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from core.artifacts import LORA_TARGETS, TrainConfig
+from core.artifacts import TrainConfig
 from core.errors import UserError
-from core.workspace import DatasetPaths
+from core.i18n import text_in
+from core.workspace import DatasetPaths, Workspace
+from models.families import Family, family_of_type
+from models.resolve import known_chat_template, known_model_type
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
-__all__ = ["LORA_TARGETS", "RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
+__all__ = ["RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
@@ -53,11 +56,18 @@ class Hardware(BaseModel):
                    unsloth_importable=importlib.util.find_spec("unsloth") is not None)
 
 
-def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
-    """The config with every automatic choice made for this machine; refuses what cannot run here."""
+def resolve(config: TrainConfig, hardware: Hardware, family: Family | None = None) -> TrainConfig:
+    """The config with every automatic choice made for this machine and, when known, the model's family
+    (its LoRA targets, whether Unsloth trains it); refuses what cannot run here."""
     backend = config.backend
     if backend == "auto":
-        backend = "unsloth" if hardware.cuda and hardware.unsloth_importable else "hf"
+        unsloth_here = hardware.cuda and hardware.unsloth_importable
+        backend = "unsloth" if unsloth_here and (family is None or family.unsloth) else "hf"
+    if backend == "unsloth" and family is not None and not family.unsloth:
+        raise UserError(f"Unsloth is not used for {family.name} models here: {family.unsloth_note}. Choose backend "
+                        "'hf' or 'auto'.",
+                        ko=f"여기서는 {family.name} 모델에 Unsloth를 쓰지 않습니다: {text_in(family.unsloth_note, 'ko')}. "
+                           "백엔드를 'hf'나 'auto'로 고르세요.")
     if backend == "unsloth" and not hardware.cuda:
         raise UserError("The Unsloth backend needs an NVIDIA GPU (CUDA); choose backend 'hf' or 'auto'.",
                         ko="Unsloth 백엔드는 NVIDIA GPU(CUDA)가 있어야 합니다. 백엔드를 'hf'나 'auto'로 고르세요.")
@@ -79,14 +89,23 @@ def resolve(config: TrainConfig, hardware: Hardware) -> TrainConfig:
         raise UserError(f"The optimizer {optim} needs bitsandbytes on an NVIDIA GPU; use adamw_torch on this machine.",
                         ko=f"옵티마이저 {optim}은(는) NVIDIA GPU의 bitsandbytes가 있어야 합니다. "
                            "이 머신에서는 adamw_torch를 쓰세요.")
-    return config.model_copy(update=dict(backend=backend, load_in_4bit=load_in_4bit, bf16=bf16, optim=optim))
+    targets = family.check_targets(config.target_modules) if family is not None else config.target_modules
+    return config.model_copy(update=dict(backend=backend, load_in_4bit=load_in_4bit, bf16=bf16, optim=optim,
+                                         target_modules=targets))
 
 
-def preflight(config: TrainConfig, hardware: Hardware) -> TrainConfig:
-    """The config resolved for this machine, refused (UserError) if it cannot run here; the app calls
-    this too, so a bad start is refused before any process is launched."""
+def preflight(config: TrainConfig, hardware: Hardware, workspace: Workspace | None = None) -> TrainConfig:
+    """The config resolved for this machine (and for the model's family when it can be read without a
+    download), refused (UserError) if it cannot run here; the app calls this too, so a bad start is
+    refused before any process is launched."""
     if not DatasetPaths(Path(config.dataset)).train.is_file():
         raise UserError(f"{config.dataset} is not a prepared dataset (no train.jsonl); prepare one in the Dataset tab.",
                         ko=f"{config.dataset}은(는) 준비된 데이터셋이 아닙니다(train.jsonl 없음). "
                            "데이터셋 탭에서 데이터셋을 준비하세요.")
-    return resolve(config, hardware)
+    if config.prompt_format == "chat_template" and known_chat_template(config.base_model) is False:
+        raise UserError(f"{config.base_model}'s tokenizer has no chat template: use the prompt format 'lines' "
+                        "(the blog post's), which every model can be trained and chatted with.",
+                        ko=f"{config.base_model}의 토크나이저에는 채팅 템플릿이 없습니다. 어떤 모델이든 학습하고 대화할 수 "
+                           "있는 프롬프트 형식 'lines'(블로그 글의 형식)를 쓰세요.")
+    model_type = known_model_type(config.base_model, workspace)
+    return resolve(config, hardware, family_of_type(model_type) if model_type is not None else None)

@@ -36,7 +36,7 @@ def train_command(dataset: str, base_model: str, run_dir: Path, config_file: Pat
 def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Hardware) -> tuple[RunDir, list[str]]:
     """Refuses what cannot start (bad config for this machine, a run already going, a taken name),
     then launches the run and returns it with the command it runs."""
-    preflight(config, hardware)
+    preflight(config, hardware, workspace)
     _refuse_if_busy(workspace)
     run = RunDir(workspace.run(check_name(run_name)).path)
     if run.files.status.exists() or run.files.requested_config.exists():
@@ -57,7 +57,8 @@ def resume(workspace: Workspace, run: RunDir, hardware: Hardware) -> list[str]:
                         ko=f"중지되었거나 실패한 실행만 이어서 학습할 수 있습니다. {run.name}의 상태는 {state}입니다.")
     _refuse_if_busy(workspace)
     config = run.config()
-    config = preflight(config.model_copy(update={"dataset": str(workspace.relocate(config.dataset))}), hardware)
+    config = config.model_copy(update={"dataset": str(workspace.relocate(config.dataset))})
+    preflight(config, hardware, workspace)
     command = train_command(config.dataset, config.base_model, run.path, resume=True)
     _launch(command, workspace, run)
     return command

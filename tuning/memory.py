@@ -15,11 +15,11 @@ the card must hold.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from core.i18n import Text
+from models.presets import PRESETS
+from models.shape import LLAMA3_8B, ModelShape
 
 GIB = 2**30
 CUDA_CONTEXT_GIB = 0.5            # allocator slack and kernels beyond what PyTorch reports as allocated
@@ -43,44 +43,6 @@ def planned_memory_fraction(plan_gib: float | None, gpu_gib: float | None) -> fl
     return max(plan_gib - CUDA_CONTEXT_GIB, 0.0) / gpu_gib
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    vocab_size: int
-    tie_word_embeddings: bool = False
-
-    @classmethod
-    def from_folder(cls, model_dir: str | Path) -> "ModelShape":
-        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-        config = config.get("text_config", config)
-        return cls(
-            hidden_size=config["hidden_size"], intermediate_size=config["intermediate_size"],
-            num_hidden_layers=config["num_hidden_layers"], num_attention_heads=config["num_attention_heads"],
-            num_key_value_heads=config.get("num_key_value_heads", config["num_attention_heads"]),
-            vocab_size=config["vocab_size"], tie_word_embeddings=config.get("tie_word_embeddings", False),
-        )
-
-    @property
-    def embedding_parameters(self) -> int:
-        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
-
-    @property
-    def layer_parameters(self) -> int:
-        head_dim = self.hidden_size // self.num_attention_heads
-        attention = 2 * self.hidden_size * self.hidden_size + 2 * self.hidden_size * self.num_key_value_heads * head_dim
-        return self.num_hidden_layers * (attention + 3 * self.hidden_size * self.intermediate_size)
-
-    @property
-    def parameters(self) -> int:
-        return self.embedding_parameters + self.layer_parameters
-
-
-LLAMA3_8B = ModelShape(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                       num_key_value_heads=8, vocab_size=128256)
 LLAMA3_8B_PARAMETERS = LLAMA3_8B.parameters
 
 
@@ -122,7 +84,7 @@ def longest_fitting_length(shape: ModelShape, batch_size: int, load_in_4bit: boo
     return fitting[-1] if fitting else 0
 
 
-KNOWN_SHAPES = {"beomi/Llama-3-Open-Ko-8B": LLAMA3_8B, "meta-llama/Meta-Llama-3-8B": LLAMA3_8B}
+KNOWN_SHAPES = {"meta-llama/Meta-Llama-3-8B": LLAMA3_8B, **{item.model_id: item.shape for item in PRESETS if item.shape}}
 
 
 def shape_of(base_model: str, model_dir: str | Path | None = None) -> ModelShape | None:

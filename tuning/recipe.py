@@ -1,21 +1,25 @@
-"""The LoRA recipe, top to bottom: plan for the machine, load the base with LoRA, tokenize (and
-pack) the dataset, train with TRL's SFTTrainer, save the adapter with how it was trained.
-`tuning.process` runs it in the training process; the CLI is `python -m tuning.train`."""
+"""The LoRA recipe, top to bottom: get the base model (downloading it if needed) and check its family
+and its GGUF export, plan for the machine, load the base with LoRA, tokenize (and pack) the dataset,
+train with TRL's SFTTrainer, save the adapter with how it was trained. `tuning.process` runs it in the
+training process; the CLI is `python -m tuning.train`."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from core import artifacts, fileio
-from core.artifacts import AdapterInfo, DatasetReport, PromptContract, TrainConfig
+from core.artifacts import AdapterInfo, DatasetReport, DownloadProgress, PromptContract, TrainConfig
 from core.errors import UserError
 from core.jobs import StopRequest
 from core.runs import RunDir
 from core.workspace import DatasetPaths, Workspace
 from data.chat_format import contract_for
+from models import gguf
+from models.families import family_of
 from models.resolve import resolve_model_path
-from tuning.config import Hardware
-from tuning.memory import ModelShape
+from models.shape import ModelShape
+from tuning.config import Hardware, resolve
 from tuning.plan import TrainingPlan, hold_to_plan, plan_training
 
 
@@ -28,10 +32,11 @@ class Outcome:
 
 def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, stop: StopRequest,
           checkpoint: Path | None) -> Outcome:
-    model_path = resolve_model_path(config.base_model, workspace)
+    model_path, config = setup_model(config, run, workspace, hardware)
+    contract = record_contract(config, run, _tokenizer(model_path))  # a chat template it lacks is refused here
     plan = setup_plan(config, run, hardware, model_path)
     model, tokenizer = load_model(config, model_path, plan)
-    contract = record_contract(config, run, tokenizer)
+    run.write_status("running", phase="train")
     train_set, val_set = load_data(config, tokenizer)
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {plan.batch_size} × accumulation "
           f"{plan.accumulation}, {len(train_set)} training rows, packing {config.packing}"
@@ -42,6 +47,44 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     if outcome.state == "completed":
         save_adapter(model, tokenizer, run, config, model_path, contract)
     return outcome
+
+
+def setup_model(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware) -> tuple[str, TrainConfig]:
+    """The base model's folder (downloaded first if needed, its progress in the run's files), the
+    config resolved for its family, and the proof, before any weights load, that it will export to
+    GGUF and chat as it was trained."""
+    run.write_status("running", phase="download")
+    model_path = resolve_model_path(config.base_model, workspace, _download_reporter(run, config.base_model))
+    run.write_status("running", phase="prepare")
+    family = family_of(model_path)
+    config = resolve(config, hardware, family)
+    artifacts.write(run.files.config, config)
+    problem = gguf.checked_conversion(Path(model_path), workspace.models / "gguf-checks.json")
+    if problem:
+        raise UserError(f"{config.base_model} could be trained, but not exported to GGUF to chat with: {problem}.",
+                        ko=f"{config.base_model}은(는) 학습은 되지만 대화용 GGUF로 내보낼 수 없습니다: {problem}.")
+    print(f"{family.name} model, LoRA on {', '.join(config.target_modules)}, backend {config.backend}"
+          + (f" ({family.unsloth_note})" if config.backend == "hf" and family.unsloth_note and hardware.cuda else ""),
+          flush=True)
+    return model_path, config
+
+
+def _download_reporter(run: RunDir, model_id: str):
+    progress = DownloadProgress(model=model_id)
+
+    def report(done: int, total: int) -> None:
+        nonlocal progress
+        progress = progress.model_copy(update={"bytes_done": done, "bytes_total": total, "updated_at": time.time(),
+                                                 "done": bool(total) and done >= total})
+        artifacts.write(run.files.download, progress)
+
+    return report
+
+
+def _tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path)
 
 
 def setup_plan(config: TrainConfig, run: RunDir, hardware: Hardware, model_path: str) -> TrainingPlan:

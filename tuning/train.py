@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace.open(args.workspace)
         config = _config_from_args(args, run, workspace)
         hardware = Hardware.detect(measure_free=True)
-        config = preflight(config, hardware)
+        preflight(config, hardware, workspace)  # refused here, before the run starts, if it cannot run
         from tuning.process import run_training
 
         return run_training(config, run, workspace, hardware, resume=args.resume)
