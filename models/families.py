@@ -47,7 +47,9 @@ FAMILIES = (
     Family("Qwen 2", ("qwen2",), LLAMA_STYLE),
     Family("Qwen 3", ("qwen3",), LLAMA_STYLE),
     Family("Gemma 2", ("gemma2",), LLAMA_STYLE),
-    Family("Gemma 3", ("gemma3_text", "gemma3"), LLAMA_STYLE),
+    Family("Gemma 3", ("gemma3_text", "gemma3"), LLAMA_STYLE, unsloth=False,
+           unsloth_note=Text("Unsloth has not been run with Gemma 3 on the project's GPU",
+                             "프로젝트의 GPU에서 Gemma 3에 Unsloth를 아직 돌려 보지 않았습니다")),
 )
 
 

@@ -5,7 +5,6 @@ token comes from the environment (HF_TOKEN), never from a file the app writes.""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,17 +63,31 @@ def resolve_model_path(base_model: str, workspace: Workspace | None, progress: P
 
 
 def download(model_id: str, progress: Progress | None = None) -> str:
+    """The model's files in the Hugging Face cache; what is already there (a download stopped
+    part-way included) is not fetched again."""
     from huggingface_hub import snapshot_download
 
     try:
+        if progress is None:
+            return snapshot_download(model_id, allow_patterns=WEIGHT_PATTERNS)
+        planned = snapshot_download(model_id, allow_patterns=WEIGHT_PATTERNS, dry_run=True,
+                                    tqdm_class=_reporting_bars(lambda done, total: None))
+        total = sum(item.file_size or 0 for item in planned)
+        cached = sum(item.file_size or 0 for item in planned if not item.will_download)
+        progress(cached, total)
         return snapshot_download(model_id, allow_patterns=WEIGHT_PATTERNS,
-                                 tqdm_class=_reporting_bars(progress) if progress else None)
+                                 tqdm_class=_reporting_bars(lambda done, _: progress(cached + done, total)))
     except Exception as err:  # noqa: BLE001 - every way it fails gets one line saying what to do
         raise _download_error(model_id, err) from None
 
 
 def _download_error(model_id: str, err: Exception) -> UserError:
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    causes = [err]
+    while causes[-1].__cause__ is not None and len(causes) < 8:  # a dry run's error wraps the Hub's own
+        causes.append(causes[-1].__cause__)
+    err = next((cause for cause in causes if isinstance(cause, (GatedRepoError, RepositoryNotFoundError))), err)
 
     if isinstance(err, GatedRepoError):
         return UserError(f"{model_id} is gated: accept its terms on https://huggingface.co/{model_id} with your account, "
@@ -108,17 +121,16 @@ def _reporting_bars(report: Progress):
             super().__init__(*args, **kwargs)
             self.written = kwargs.get("initial") or 0
             self.tracks_bytes = kwargs.get("name") == "huggingface_hub.snapshot_download"
-            self.reported_at = 0.0
+            self.disable_reports = False
 
-        def update(self, n=1):
+        def update(self, n=1):  # once per file piece written (10 MB) or per file: rare enough to report each
             self.written += n or 0
-            now = time.monotonic()
-            if self.tracks_bytes and now - self.reported_at >= 0.5:
-                self.reported_at = now
+            if self.tracks_bytes:
                 report(int(self.written), int(self.total or 0))
 
         def close(self):
-            if self.tracks_bytes:
+            if self.tracks_bytes and not self.disable_reports:
+                self.disable_reports = True
                 report(int(self.written), int(self.total or 0))
             super().close()
 

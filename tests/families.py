@@ -31,16 +31,18 @@ def corpus() -> dict:
     return json.loads(CORPUS.read_text(encoding="utf-8"))
 
 
-def build(family: str, folder: Path) -> Path:
-    """A tiny `family` model with its tokenizer in `folder` (safetensors, as the app requires)."""
+def build(family: str, folder: Path, pretrained: bool = True, shard_size: str | None = None, **sizes) -> Path:
+    """A tiny `family` model with its tokenizer in `folder` (safetensors, as the app requires); `sizes`
+    replace SHAPE's (a larger one, in shards, for the download tests, which need no pre-training)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     tokenizer = TOKENIZERS[family](folder)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(CONFIGS[family](tokenizer))
-    pretrain(model, tokenizer, corpus()["plain_texts"], **PRETRAIN)
-    model.save_pretrained(folder, safe_serialization=True)
+    model = AutoModelForCausalLM.from_config(CONFIGS[family](tokenizer, **sizes))
+    if pretrained:
+        pretrain(model, tokenizer, corpus()["plain_texts"], **PRETRAIN)
+    model.save_pretrained(folder, safe_serialization=True, **({"max_shard_size": shard_size} if shard_size else {}))
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -133,31 +135,32 @@ def _ids(tokenizer) -> dict:
             "pad_token_id": tokenizer.pad_token_id, "vocab_size": len(tokenizer)}
 
 
-def neox_config(tokenizer):
+def neox_config(tokenizer, **sizes):
     from transformers import GPTNeoXConfig
 
-    sizes = {key: value for key, value in SHAPE.items() if key != "num_key_value_heads"}
-    return GPTNeoXConfig(**{**sizes, "intermediate_size": 1024}, rotary_pct=0.5, use_parallel_residual=True,
+    shape = {key: value for key, value in SHAPE.items() if key != "num_key_value_heads"}
+    return GPTNeoXConfig(**{**shape, "intermediate_size": 1024, **sizes}, rotary_pct=0.5, use_parallel_residual=True,
                          tie_word_embeddings=False, **_ids(tokenizer))
 
 
-def exaone_config(tokenizer):
+def exaone_config(tokenizer, **sizes):
     from transformers import Exaone4Config
 
-    return Exaone4Config(**SHAPE, tie_word_embeddings=True, **_ids(tokenizer))
+    return Exaone4Config(**{**SHAPE, **sizes}, tie_word_embeddings=True, **_ids(tokenizer))
 
 
-def qwen_config(tokenizer):
+def qwen_config(tokenizer, **sizes):
     from transformers import Qwen2Config
 
-    return Qwen2Config(**SHAPE, tie_word_embeddings=True, **_ids(tokenizer))
+    return Qwen2Config(**{**SHAPE, **sizes}, tie_word_embeddings=True, **_ids(tokenizer))
 
 
-def gemma_config(tokenizer):
+def gemma_config(tokenizer, **sizes):
     from transformers import Gemma3TextConfig
 
     # query_pre_attn_scalar = head_dim, as in Gemma 3 1B (256 and 256): llama.cpp scales attention by the head size
-    return Gemma3TextConfig(**SHAPE, head_dim=64, query_pre_attn_scalar=64, sliding_window=512, **_ids(tokenizer))
+    return Gemma3TextConfig(**{**SHAPE, **sizes}, head_dim=64, query_pre_attn_scalar=64, sliding_window=512,
+                            **_ids(tokenizer))
 
 
 TOKENIZERS = {"gpt_neox": polyglot_tokenizer, "exaone4": exaone_tokenizer, "qwen2": qwen_tokenizer,

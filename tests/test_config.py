@@ -172,3 +172,25 @@ def test_after_running_out_of_gpu_memory_a_resume_checkpoints_every_layer(tmp_pa
 def test_the_demo_models_shape_is_known_before_it_is_built(demo_model_dir, tmp_path):
     """A fresh workspace's Train tab can estimate the demo's memory before its first run builds it."""
     assert shape_of("demo", tmp_path / "not-built-yet") == shape_of("demo", demo_model_dir)
+
+
+def test_every_presets_own_shape_is_judged_for_the_gpu_found():
+    """The memory estimate, the fit and the backend use each family's shape (GQA or not, head sizes,
+    two- or three-matrix MLPs, tied embeddings, vocabulary), not Llama's."""
+    from models.presets import PRESETS, preset
+    from tuning.choices import judged_presets
+
+    for item in PRESETS:
+        if item.shape is not None:  # the parameter count of the shape is the model card's size
+            assert abs(item.shape.parameters / 1e9 - item.billions) / item.billions < 0.05, item.model_id
+    on_4090 = {choice.preset.model_id: choice for choice in judged_presets(RTX_4090)}
+    assert on_4090["beomi/Llama-3-Open-Ko-8B"].fits and str(on_4090["beomi/Llama-3-Open-Ko-8B"].backend) == "Unsloth"
+    assert on_4090["EleutherAI/polyglot-ko-12.8b"].fits  # 4-bit, as the blog's author wished: polyglot on one 4090
+    assert on_4090["kakaocorp/kanana-1.5-2.1b-instruct-2505"].fits is None  # its shape comes with its download
+    assert "transformers + PEFT" in on_4090["google/gemma-3-1b-it"].backend  # and the reason why
+    small = {choice.preset.model_id: choice for choice in judged_presets(SMALL_GPU)}
+    assert not small["EleutherAI/polyglot-ko-12.8b"].fits and small["Qwen/Qwen2.5-1.5B-Instruct"].fits
+    on_cpu = {choice.preset.model_id: choice for choice in judged_presets(CPU)}
+    assert on_cpu["LGAI-EXAONE/EXAONE-4.0-1.2B"].fits and not on_cpu["EleutherAI/polyglot-ko-5.8b"].fits
+    gemma = preset("google/gemma-3-1b-it").shape
+    assert estimate_training_gib(gemma, 8, 1024, False, "hf") > estimate_training_gib(gemma, 8, 1024, False, "unsloth") + 5

@@ -33,9 +33,11 @@ def train_command(dataset: str, base_model: str, run_dir: Path, config_file: Pat
     return command
 
 
-def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Hardware) -> tuple[RunDir, list[str]]:
+def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Hardware,
+          hub_token: str | None = None) -> tuple[RunDir, list[str]]:
     """Refuses what cannot start (bad config for this machine, a run already going, a taken name),
-    then launches the run and returns it with the command it runs."""
+    then launches the run and returns it with the command it runs. `hub_token` (for a gated model's
+    download) reaches the process in its environment only: never a file, the command or a log."""
     preflight(config, hardware, workspace)
     _refuse_if_busy(workspace)
     run = RunDir(workspace.run(check_name(run_name)).path)
@@ -45,11 +47,11 @@ def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Ha
     run.path.mkdir(parents=True, exist_ok=True)
     artifacts.write(run.files.requested_config, config)
     command = train_command(config.dataset, config.base_model, run.path, run.files.requested_config)
-    _launch(command, workspace, run)
+    _launch(command, workspace, run, hub_token)
     return run, command
 
 
-def resume(workspace: Workspace, run: RunDir, hardware: Hardware) -> list[str]:
+def resume(workspace: Workspace, run: RunDir, hardware: Hardware, hub_token: str | None = None) -> list[str]:
     """Continues a stopped or failed run from its last checkpoint, or from step 0 if it has none."""
     state = run.state()
     if state not in ("stopped", "failed"):
@@ -60,7 +62,7 @@ def resume(workspace: Workspace, run: RunDir, hardware: Hardware) -> list[str]:
     config = config.model_copy(update={"dataset": str(workspace.relocate(config.dataset))})
     preflight(config, hardware, workspace)
     command = train_command(config.dataset, config.base_model, run.path, resume=True)
-    _launch(command, workspace, run)
+    _launch(command, workspace, run, hub_token)
     return command
 
 
@@ -98,5 +100,8 @@ def _running_run(workspace: Workspace) -> str | None:
     return None
 
 
-def _launch(command: list[str], workspace: Workspace, run: RunDir) -> None:
-    jobs.spawn(command, run.files.process_log, env={"TUNER_WORKSPACE": str(workspace.root)})
+def _launch(command: list[str], workspace: Workspace, run: RunDir, hub_token: str | None) -> None:
+    env = {"TUNER_WORKSPACE": str(workspace.root)}
+    if hub_token and hub_token.strip():
+        env["HF_TOKEN"] = hub_token.strip()
+    jobs.spawn(command, run.files.process_log, env=env)

@@ -12,8 +12,10 @@ from core.artifacts import MetricsRow, RunStatus, TrainConfig, UnreadableFile
 from core.errors import UserError
 from core.runs import RunDir, list_runs
 from core.workspace import Workspace
-from models.resolve import DEFAULT_BASE_MODEL
+from models.presets import PRESETS
+from models.resolve import DEMO
 from tuning import launcher
+from tuning.choices import judged_presets
 from tuning.config import Hardware, recipe, resolve
 from tuning.memory import memory_advice, shape_of
 from tuning.plan import choose_batch_size
@@ -31,11 +33,18 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     with gr.Row():
         dataset = gr.Dropdown(label=T("Dataset", "데이터셋"), choices=datasets, value=datasets[0] if datasets else None,
                               allow_custom_value=True, info=T("prepared in the Dataset tab", "데이터셋 탭에서 준비한 것"))
-        base_model = gr.Dropdown(label=T("Base model", "베이스 모델"), choices=["demo", DEFAULT_BASE_MODEL],
+        base_model = gr.Dropdown(label=T("Base model", "베이스 모델"), choices=_base_model_choices(),
                                  value=defaults.base_model, allow_custom_value=True,
-                                 info=T("demo (offline, CPU), a Hugging Face id, or a local folder",
-                                        "demo (오프라인, CPU), Hugging Face id, 또는 로컬 폴더"))
+                                 info=T("a preset below, demo (offline, CPU), a Hugging Face id, or a local folder",
+                                        "아래 목록의 모델, demo (오프라인, CPU), Hugging Face id, 또는 로컬 폴더"))
         run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name)
+    with gr.Accordion(T("Base models: size, licence, fit, backend", "베이스 모델: 크기, 라이선스, 메모리, 백엔드"),
+                      open=False):
+        gr.Dataframe(value=lambda: _presets_frame(hardware), interactive=False, wrap=True, elem_id="presets")
+        hub_token = gr.Textbox(label=T("Hugging Face token (gated models)", "Hugging Face 토큰 (승인이 필요한 모델)"),
+                               type="password", value="",
+                               info=T("used to download the base model only; never saved or logged (or set HF_TOKEN)",
+                                      "베이스 모델을 내려받을 때만 쓰고 저장하거나 기록하지 않습니다 (또는 HF_TOKEN)"))
     with gr.Row():
         max_steps = gr.Number(label=T("Max steps (-1: run the epochs)", "최대 스텝 (-1: 에폭 수만큼 학습)"),
                               value=defaults.max_steps, precision=0)
@@ -102,9 +111,9 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                 backend=backend, seed=seed, trust_remote_code=trust_remote_code)
 
     @user_errors
-    def on_start(name, values):
+    def on_start(name, token, values):
         config = train_config(workspace, values)
-        run, launched = launcher.start(workspace, config, name, hardware)
+        run, launched = launcher.start(workspace, config, name, hardware, token)
         started = say(f"Started **{run.name}**.", f"**{run.name}** 실행을 시작했습니다.")
         runs_update = gr.update(choices=_run_choices(workspace), value=run.name)
         return started, shlex.join(launched), runs_update, _new_run_name()
@@ -117,10 +126,10 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                    f"**{run.name}**: 현재 스텝이 끝나면 중지합니다 (체크포인트를 저장합니다).")
 
     @user_errors
-    def on_resume(selected):
+    def on_resume(selected, token):
         run = _selected_run(workspace, selected)
         checkpoint = run.last_checkpoint()
-        launched = launcher.resume(workspace, run, hardware)
+        launched = launcher.resume(workspace, run, hardware, token)
         if checkpoint is None:
             told = say(f"Starting **{run.name}** over from step 0 (it has no checkpoint yet), with the same settings.",
                        f"**{run.name}**: 체크포인트가 아직 없어 같은 설정으로 0단계부터 다시 시작합니다.")
@@ -139,10 +148,11 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         return localized(memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
                                        hardware.gpu_name, hardware.gpu_memory_gib))
 
-    start_button.click(form.handler(on_start, leading=("run_name",)), inputs=[run_name, *form.inputs],
-                       outputs=[message, command, runs, run_name], api_name="start_training")
+    start_button.click(form.handler(on_start, leading=("run_name", "hub_token")),
+                       inputs=[run_name, hub_token, *form.inputs], outputs=[message, command, runs, run_name],
+                       api_name="start_training")
     stop_button.click(on_stop, inputs=[runs], outputs=[message], api_name="stop_training")
-    resume_button.click(on_resume, inputs=[runs], outputs=[message, command], api_name="resume_training")
+    resume_button.click(on_resume, inputs=[runs, hub_token], outputs=[message, command], api_name="resume_training")
     for component in (base_model, max_length, batch_size, load_in_4bit, backend):
         component.change(form.handler(on_estimate), inputs=form.inputs, outputs=[memory], show_progress="hidden")
     refresh_runs.click(lambda: gr.update(choices=_run_choices(workspace)), outputs=[runs])
@@ -177,6 +187,43 @@ def _unreadable_html(run: RunDir, err: UnreadableFile) -> str:
             f"{say('cannot be read', '읽을 수 없음')}<div style='color:#c00'>{reason}</div></div>")
 
 
+def _base_model_choices() -> list[tuple[str, str]]:
+    return [(say("demo · offline demo model (CPU)", "demo · 오프라인 데모 모델 (CPU)"), DEMO)] + [
+        (f"{preset.name} · {preset.billions:g} B · {preset.licence}", preset.model_id) for preset in PRESETS]
+
+
+PRESET_COLUMNS = {"model": "모델", "Hugging Face id": "Hugging Face id", "family": "계열", "size": "크기",
+                  "licence": "라이선스", "commercial use": "상업적 이용", "fits this machine": "이 컴퓨터에서",
+                  "backend": "백엔드"}
+
+
+def _presets_frame(hardware: Hardware) -> pd.DataFrame:
+    """Every preset with its size, licence, whether it fits the GPU found, and its backend."""
+    korean = lang() == "ko"
+    rows = []
+    for choice in judged_presets(hardware):
+        preset = choice.preset
+        licence = preset.licence + (say(" (gated: needs a token)", " (승인 필요: 토큰)") if preset.gated else "")
+        rows.append([preset.name, preset.model_id, preset.family, f"{preset.billions:g} B", licence,
+                     say("yes", "가능") if preset.commercial else say("no", "불가"), localized(choice.fit),
+                     localized(choice.backend)])
+    columns = list(PRESET_COLUMNS.values()) if korean else list(PRESET_COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _download_line(run: RunDir) -> str:
+    from core import artifacts
+    from core.artifacts import DownloadProgress
+
+    progress = artifacts.read(run.files.download, DownloadProgress)
+    if progress is None or progress.done:
+        return say("downloading the base model…", "베이스 모델 내려받는 중…")
+    done, total = progress.bytes_done / 1e9, progress.bytes_total / 1e9
+    eta = f" · {say('ETA', '남은 시간')} {_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+    return say(f"downloading {progress.model}: {done:.2f} of {total:.2f} GB", 
+               f"{progress.model} 내려받는 중: {total:.2f} GB 중 {done:.2f} GB") + eta
+
+
 def _progress_html(run: RunDir, status: RunStatus | None, metrics: list[MetricsRow]) -> str:
     state = status.state if status else "starting"
     step, max_steps = (status.step, status.max_steps or 0) if status else (0, 0)
@@ -184,6 +231,8 @@ def _progress_html(run: RunDir, status: RunStatus | None, metrics: list[MetricsR
     ko = lang() == "ko"
     parts = [f"<b>{run.name}</b>: {STATES_KO.get(state, state) if ko else state}",
              say("step", "스텝") + f" {step}/{max_steps or '?'}"]
+    if state == "running" and status.phase == "download":
+        parts.append(_escape(_download_line(run)))
     if last:
         parts.append(say("loss", "손실(loss)") + f" {last.loss:.4f}")
         parts.append(f"{last.tokens_per_s or 0:,.0f} " + say("tokens/s", "토큰/초"))
