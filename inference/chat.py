@@ -132,6 +132,8 @@ class Reply:
         if not self.done:
             return text_in(Text(f"writing… {self.tokens} tokens", f"작성 중… 토큰 {self.tokens}개"), lang)
         parts = [Text(f"{self.tokens} tokens", f"토큰 {self.tokens}개"), f"{self.tokens_per_s:.1f} tok/s"]
+        if not self.text and not self.tokens:
+            parts.insert(0, Text("the model ended its turn without a word", "모델이 아무 말 없이 차례를 마쳤습니다"))
         if self.first_token_s is not None:
             parts.append(Text(f"first token {self.first_token_s:.2f} s", f"첫 토큰 {self.first_token_s:.2f}초"))
         if self.seed is not None:

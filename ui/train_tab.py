@@ -40,7 +40,8 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name)
     with gr.Accordion(T("Base models: size, licence, fit, backend", "베이스 모델: 크기, 라이선스, 메모리, 백엔드"),
                       open=False):
-        gr.Dataframe(value=lambda: _presets_frame(hardware), interactive=False, wrap=True, elem_id="presets")
+        gr.Dataframe(value=lambda: _presets_frame(hardware), interactive=False, wrap=True, elem_id="presets",
+                     column_widths=["16%", "20%", "8%", "6%", "16%", "8%", "12%", "14%"])
         hub_token = gr.Textbox(label=T("Hugging Face token (gated models)", "Hugging Face 토큰 (승인이 필요한 모델)"),
                                type="password", value="",
                                info=T("used to download the base model only; never saved or logged (or set HF_TOKEN)",
