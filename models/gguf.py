@@ -135,10 +135,18 @@ def convert(kind: str, model_dir: Path, gguf_path: Path, extra: list[str] = ()) 
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
 
 
+class ToolsMissing(Exception):
+    """llama.cpp's converter or llama-cpp-python is not installed here: nothing can be checked."""
+
+
 def conversion_problem(model_dir: Path) -> str | None:
     """Why this model folder cannot become a GGUF that chats as it was trained; None when it can.
     Converts its vocabulary alone (seconds, no weights) and compares llama.cpp's ids on Korean chat
-    text with Hugging Face's."""
+    text with Hugging Face's. ToolsMissing where llama.cpp is not installed (a bare GPU box)."""
+    import importlib.util
+
+    if not (CONVERTERS / SCRIPTS["hf"]).is_file() or importlib.util.find_spec("llama_cpp") is None:
+        raise ToolsMissing(f"llama.cpp's converter ({CONVERTERS}) or llama-cpp-python is not installed")
     with tempfile.TemporaryDirectory(prefix="gguf-check-") as folder:
         vocab = Path(folder) / "vocab.gguf"
         result = convert("hf", Path(model_dir), vocab, ["--vocab-only"])
