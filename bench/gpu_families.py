@@ -127,8 +127,8 @@ def run(args) -> None:
             row["log_tail"] = (finished.stdout + finished.stderr)[-2500:]
         print(json.dumps(row, ensure_ascii=False), flush=True)
         results.append(row)
+        _save(args.out, "gpu_families", results)  # after each row: a call cut short keeps what finished
         shutil.rmtree(model_dir, ignore_errors=True)
-    _save(args.out, "gpu_families", results)
 
 
 def gemma3(args) -> None:

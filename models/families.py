@@ -1,7 +1,7 @@
 """The model families the app fine-tunes, exports and chats with, told apart by config.json's
-`model_type`: the modules LoRA targets for "all projections", and whether Unsloth trains the family
-here (checked on the lent GPU; elsewhere transformers + PEFT, with the reason shown). A family's GGUF
-conversion is checked per model, before training (models.gguf.conversion_problem)."""
+`model_type`, and the modules LoRA targets in each for "all projections". Unsloth trains every one of
+them (each was run on the project's GPU: docs/benchmarks.md). A family's GGUF conversion is checked
+per model, before training (models.gguf.conversion_problem)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from core.i18n import Text
 
 ALL = "all"  # target_modules ["all"]: every attention and MLP projection of the model's family
 LLAMA_STYLE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -22,8 +21,6 @@ class Family:
     name: str
     model_types: tuple[str, ...]
     projections: tuple[str, ...]
-    unsloth: bool = True
-    unsloth_note: Text | None = None  # why Unsloth is not used, when it is not
 
     def check_targets(self, targets: list[str]) -> list[str]:
         """The LoRA targets for this family: ["all"] becomes its projections; a name the family does not
@@ -47,9 +44,7 @@ FAMILIES = (
     Family("Qwen 2", ("qwen2",), LLAMA_STYLE),
     Family("Qwen 3", ("qwen3",), LLAMA_STYLE),
     Family("Gemma 2", ("gemma2",), LLAMA_STYLE),
-    Family("Gemma 3", ("gemma3_text", "gemma3"), LLAMA_STYLE, unsloth=False,
-           unsloth_note=Text("Unsloth has not been run with Gemma 3 on the project's GPU",
-                             "프로젝트의 GPU에서 Gemma 3에 Unsloth를 아직 돌려 보지 않았습니다")),
+    Family("Gemma 3", ("gemma3_text", "gemma3"), LLAMA_STYLE),
 )
 
 

@@ -99,7 +99,9 @@ def _download_error(model_id: str, err: Exception) -> UserError:
                          "that may read it). Check the id.",
                          ko=f"Hugging Face Hub에 '{model_id}' 모델이 없습니다(비공개라면 읽을 수 있는 토큰을 입력하세요). "
                             "ID를 확인하세요.")
-    if isinstance(err, LocalEntryNotFoundError) or "connect" in type(err).__name__.lower():
+    unreachable = ("LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectError", "ConnectTimeout",
+                   "TimeoutException", "DryRunError")  # a dry run says the repository cannot be reached
+    if any(type(cause).__name__ in unreachable or isinstance(cause, LocalEntryNotFoundError) for cause in causes):
         return UserError(f"No network: '{model_id}' is not downloaded yet and the Hugging Face Hub cannot be reached. "
                          "Connect to the internet, or use 'demo' or a local model folder.",
                          ko=f"네트워크가 없습니다. '{model_id}'은(는) 아직 내려받지 않았고 Hugging Face Hub에 연결할 수 "

@@ -187,8 +187,9 @@ def test_every_presets_own_shape_is_judged_for_the_gpu_found():
     assert on_4090["beomi/Llama-3-Open-Ko-8B"].fits and str(on_4090["beomi/Llama-3-Open-Ko-8B"].backend) == "Unsloth"
     assert on_4090["EleutherAI/polyglot-ko-12.8b"].fits  # 4-bit, as the blog's author wished: polyglot on one 4090
     assert on_4090["kakaocorp/kanana-1.5-2.1b-instruct-2505"].fits is None  # its shape comes with its download
-    assert "transformers + PEFT" in on_4090["google/gemma-3-1b-it"].backend  # and the reason why
+    assert str(on_4090["google/gemma-3-1b-it"].backend) == "Unsloth"  # every family: run with Unsloth on the H200
     small = {choice.preset.model_id: choice for choice in judged_presets(SMALL_GPU)}
+    assert str(small["google/gemma-3-1b-it"].backend) == "transformers + PEFT (Unsloth is not installed)"
     assert not small["EleutherAI/polyglot-ko-12.8b"].fits and small["Qwen/Qwen2.5-1.5B-Instruct"].fits
     on_cpu = {choice.preset.model_id: choice for choice in judged_presets(CPU)}
     assert on_cpu["LGAI-EXAONE/EXAONE-4.0-1.2B"].fits and not on_cpu["EleutherAI/polyglot-ko-5.8b"].fits

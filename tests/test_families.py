@@ -97,3 +97,27 @@ def test_a_family_goes_from_chat_logs_to_a_verified_gguf_and_a_reply(family, tin
     reply = cli(workspace, "inference.chat", out / "model-q4_k_m.gguf", "--prompt", "주말에 뭐해?", "--seed", "3",
                 "--max-tokens", "24")
     assert reply.returncode == 0 and "<|im_start|>" not in reply.stdout and "[|" not in reply.stdout, reply.stderr
+
+
+def test_a_model_that_could_not_be_exported_or_is_of_an_unproven_family_is_refused_before_training(
+        tiny_model, workspace, sample_dataset, tmp_path):
+    import shutil
+
+    unknown_split = tmp_path / "whitespace-tokenizer"
+    shutil.copytree(tiny_model("qwen2"), unknown_split)
+    tokenizer_json = json.loads((unknown_split / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer_json["pre_tokenizer"] = {"type": "Whitespace"}  # splitting rules llama.cpp has no name for
+    (unknown_split / "tokenizer.json").write_text(json.dumps(tokenizer_json), encoding="utf-8")
+    run = RunDir(tmp_path / "run")
+    refused = train(workspace, sample_dataset, unknown_split, run.path, tmp_path, "lines", 2)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    status = run.status()
+    assert status.state == "failed" and status.phase == "prepare" and not run.metrics()  # no step was trained
+    assert "could be trained, but not exported to GGUF" in status.error and "pre-tokenizer" in status.error
+
+    unproven = tmp_path / "mistral"
+    shutil.copytree(tiny_model("qwen2"), unproven)
+    config = json.loads((unproven / "config.json").read_text(encoding="utf-8"))
+    (unproven / "config.json").write_text(json.dumps({**config, "model_type": "mistral"}), encoding="utf-8")
+    refused = train(workspace, sample_dataset, unproven, tmp_path / "run-2", tmp_path, "lines", 2)
+    assert refused.returncode == 2 and "Models of type 'mistral' have not been proven with this app" in refused.stderr

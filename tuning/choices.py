@@ -28,7 +28,7 @@ def judged_presets(hardware: Hardware) -> list[Choice]:
 
 def judge(preset: Preset, hardware: Hardware) -> Choice:
     family = next(family for family in FAMILIES if family.name == preset.family)
-    backend = _backend(family, hardware)
+    backend = _backend(hardware)
     if preset.shape is None:
         return Choice(preset, None, None, Text("known once its config.json is downloaded",
                                                "config.json을 내려받으면 알 수 있음"), backend)
@@ -46,10 +46,9 @@ def judge(preset: Preset, hardware: Hardware) -> Choice:
     return Choice(preset, need, fits, fit, backend)
 
 
-def _backend(family, hardware: Hardware) -> Text:
-    if hardware.cuda and hardware.unsloth_importable and family.unsloth:
+def _backend(hardware: Hardware) -> Text:
+    if hardware.cuda and hardware.unsloth_importable:
         return Text("Unsloth", "Unsloth")
-    if hardware.cuda and not family.unsloth:
-        return Text(f"transformers + PEFT ({family.unsloth_note})",
-                    f"transformers + PEFT ({getattr(family.unsloth_note, 'ko', family.unsloth_note)})")
-    return Text("transformers + PEFT", "transformers + PEFT")
+    if hardware.cuda:
+        return Text("transformers + PEFT (Unsloth is not installed)", "transformers + PEFT (Unsloth 미설치)")
+    return Text("transformers + PEFT (CPU)", "transformers + PEFT (CPU)")

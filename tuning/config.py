@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from core.artifacts import TrainConfig
 from core.errors import UserError
-from core.i18n import text_in
 from core.workspace import DatasetPaths, Workspace
 from models.families import Family, family_of_type
 from models.resolve import known_chat_template, known_model_type
@@ -57,17 +56,11 @@ class Hardware(BaseModel):
 
 
 def resolve(config: TrainConfig, hardware: Hardware, family: Family | None = None) -> TrainConfig:
-    """The config with every automatic choice made for this machine and, when known, the model's family
-    (its LoRA targets, whether Unsloth trains it); refuses what cannot run here."""
+    """The config with every automatic choice made for this machine and, when known, for the model's
+    family (its LoRA targets); refuses what cannot run here."""
     backend = config.backend
     if backend == "auto":
-        unsloth_here = hardware.cuda and hardware.unsloth_importable
-        backend = "unsloth" if unsloth_here and (family is None or family.unsloth) else "hf"
-    if backend == "unsloth" and family is not None and not family.unsloth:
-        raise UserError(f"Unsloth is not used for {family.name} models here: {family.unsloth_note}. Choose backend "
-                        "'hf' or 'auto'.",
-                        ko=f"여기서는 {family.name} 모델에 Unsloth를 쓰지 않습니다: {text_in(family.unsloth_note, 'ko')}. "
-                           "백엔드를 'hf'나 'auto'로 고르세요.")
+        backend = "unsloth" if hardware.cuda and hardware.unsloth_importable else "hf"
     if backend == "unsloth" and not hardware.cuda:
         raise UserError("The Unsloth backend needs an NVIDIA GPU (CUDA); choose backend 'hf' or 'auto'.",
                         ko="Unsloth 백엔드는 NVIDIA GPU(CUDA)가 있어야 합니다. 백엔드를 'hf'나 'auto'로 고르세요.")

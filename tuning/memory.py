@@ -27,7 +27,14 @@ USABLE_SHARE = 0.9                # of a GPU's memory that training plans to use
 # Activation bytes per token, per (layer × hidden), with gradient checkpointing, by backend.
 ACTIVATION_BYTES = {"unsloth": 2.09, "hf": 1.33}
 # The same for a layer left un-checkpointed (Unsloth only): it keeps its activations for backward.
-UNCHECKPOINTED_BYTES = 31.0
+# The same for a layer left un-checkpointed (Unsloth only): what one token keeps in such a layer, in
+# bytes, grows with the layer's widths and, through attention, with the row's length. Fitted to three
+# shapes on the H200, 1,024-token rows, batch 8 (bench/results/gpu_families-2026-12-03.json): Llama-3-8B
+# (31 bytes per hidden unit), EXAONE 4 1.2B (39: all 30 layers unchecked at 20.12 GiB), Polyglot-Ko
+# 12.8B (at least 39: 9 unchecked layers ran out of a 23.5 GiB cap; every layer checked: 9.25 GiB).
+UNCHECKED_PER_WIDTH = 3.56       # per unit of hidden + MLP width
+UNCHECKED_PER_SCORE = 1.61       # per attention head and position of the row
+UNCHECKED_PER_KEY_VALUE = 4.19   # per key and value element
 # Logit bytes per token per vocabulary entry: Unsloth's fused cross-entropy never holds them all.
 LOGIT_BYTES = {"unsloth": 0.0, "hf": 5.9}
 # Overhead beyond weights (LoRA weights, gradients and optimizer states, buffers) at 8B, by backend;
@@ -46,6 +53,13 @@ def planned_memory_fraction(plan_gib: float | None, gpu_gib: float | None) -> fl
 LLAMA3_8B_PARAMETERS = LLAMA3_8B.parameters
 
 
+def unchecked_bytes_per_token(shape: ModelShape, max_length: int) -> float:
+    """What one token keeps in a decoder layer that skips gradient checkpointing (Unsloth)."""
+    key_value = 2 * shape.num_key_value_heads * shape.head_dim
+    return (UNCHECKED_PER_WIDTH * (shape.hidden_size + shape.intermediate_size)
+            + UNCHECKED_PER_SCORE * shape.num_attention_heads * max_length + UNCHECKED_PER_KEY_VALUE * key_value)
+
+
 def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, load_in_4bit: bool,
                           backend: str, unchecked_layers: int = 0) -> float:
     """Peak GPU memory (allocated peak plus CUDA context) for a step at this micro-batch of
@@ -55,7 +69,8 @@ def estimate_training_gib(shape: ModelShape, batch_size: int, max_length: int, l
     weights = layer_bytes + shape.embedding_parameters * 2                     # embeddings stay 16-bit
     tokens = batch_size * max_length
     activations = tokens * shape.num_hidden_layers * shape.hidden_size * ACTIVATION_BYTES[backend]
-    activations += tokens * unchecked_layers * shape.hidden_size * (UNCHECKPOINTED_BYTES - ACTIVATION_BYTES[backend])
+    unchecked = unchecked_bytes_per_token(shape, max_length) - ACTIVATION_BYTES[backend] * shape.hidden_size
+    activations += tokens * unchecked_layers * unchecked
     logits = tokens * shape.vocab_size * LOGIT_BYTES[backend]
     fixed = FIXED_GIB[backend] * shape.parameters / LLAMA3_8B_PARAMETERS  # optimizer states etc. grow with the model
     return round((weights + activations + logits) / GIB + fixed + CUDA_CONTEXT_GIB, 2)

@@ -20,7 +20,7 @@ from core.i18n import Text, env_lang, text_in
 from core.jobs import ROOT, StopRequest, exclusive, tee_output
 from core.runs import RunDir, checkpoint_step
 from core.workspace import Workspace
-from tuning.config import Hardware
+from tuning.config import Hardware, resolve
 from tuning.launcher import BUSY, train_command
 
 __all__ = ["run_training", "retry_after_out_of_memory", "relaunch", "explain", "fail", "fail_from"]
@@ -51,7 +51,7 @@ def _attempt(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: H
     print(f"run {run.path} (pid {os.getpid()})", flush=True)
     try:
         artifacts.write(run.files.config, config)
-        if early_backend(config, hardware, workspace) == "unsloth":
+        if resolve(config, hardware).backend == "unsloth":
             import unsloth  # noqa: F401  (patches transformers, TRL and PEFT: must come before them)
         from tuning.recipe import train
 
@@ -64,17 +64,6 @@ def _attempt(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: H
     run.write_status(outcome.state, step=outcome.step, max_steps=outcome.max_steps)
     print(f"{outcome.state} at step {outcome.step}", flush=True)
     return 0
-
-
-def early_backend(config: TrainConfig, hardware: Hardware, workspace: Workspace) -> str:
-    """The backend as far as it can be known before the base model is downloaded: Unsloth must be
-    imported before transformers, which the download of a hub model does not need."""
-    from models.families import family_of_type
-    from models.resolve import known_model_type
-    from tuning.config import resolve
-
-    model_type = known_model_type(config.base_model, workspace)
-    return resolve(config, hardware, family_of_type(model_type) if model_type else None).backend
 
 
 def retry_after_out_of_memory(run: RunDir) -> bool:

@@ -67,9 +67,7 @@ def setup_model(config: TrainConfig, run: RunDir, workspace: Workspace, hardware
     if problem:
         raise UserError(f"{config.base_model} could be trained, but not exported to GGUF to chat with: {problem}.",
                         ko=f"{config.base_model}은(는) 학습은 되지만 대화용 GGUF로 내보낼 수 없습니다: {problem}.")
-    print(f"{family.name} model, LoRA on {', '.join(config.target_modules)}, backend {config.backend}"
-          + (f" ({family.unsloth_note})" if config.backend == "hf" and family.unsloth_note and hardware.cuda else ""),
-          flush=True)
+    print(f"{family.name} model, LoRA on {', '.join(config.target_modules)}, backend {config.backend}", flush=True)
     return model_path, config
 
 
