@@ -20,6 +20,7 @@ from tuning.config import Hardware  # noqa: E402
 from ui.chat_tab import create_chat_tab  # noqa: E402
 from ui.common import page_head  # noqa: E402
 from ui.dataset_tab import create_dataset_tab  # noqa: E402
+from ui.evaluate_tab import create_evaluate_tab  # noqa: E402
 from ui.export_tab import create_export_tab  # noqa: E402
 from ui.i18n import T, language_selector, set_default_lang, show_current_language, translations  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
@@ -48,6 +49,8 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
                 export = create_export_tab(workspace)
             with gr.Tab("Chat · 대화", id="chat", elem_id="tab-chat") as chat_tab:
                 chat = create_chat_tab(workspace, resolve_base=lambda base: resolve_model_path(base, workspace))
+            with gr.Tab("Evaluate · 평가", id="evaluate", elem_id="tab-evaluate") as evaluate_tab:
+                evaluation = create_evaluate_tab(workspace)
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
         export_tab.select(export["refresh"], outputs=[export["runs"]])
@@ -57,6 +60,9 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
         # A reload shows what is under way now (the newest run, an export in progress), from the workspace's files.
         app.load(*train["on_load"])
         app.load(*export["on_load"], api_name="export_attach")
+        # New datasets, models and evaluations appear in the Evaluate tab; a running evaluation is re-attached.
+        evaluate_tab.select(evaluation["refresh"], outputs=evaluation["refresh_outputs"])
+        app.load(*evaluation["on_load"], api_name="evaluation_attach")
     return app
 
 

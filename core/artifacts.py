@@ -516,6 +516,7 @@ class ExportRequest(Artifact):
     quants: list[Quant] = Field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"], min_length=1)
     out_dir: str
     lora: bool = Field(True, description="also export the adapter as a GGUF LoRA, with the base model as GGUF")
+    evaluate: bool = Field(False, description="then evaluate every file against the base on the run's held-out data")
 
 
 class ExportStatus(JobStatus):
@@ -523,6 +524,99 @@ class ExportStatus(JobStatus):
 
     run: str = ""
     checkpoint: str = "final"
+    phase: str = ""
+    share: float = 0.0
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+class StyleStats(BaseModel):
+    """How a set of replies talks (data.style): each rate is the share of replies that show it."""
+
+    replies: int = 0
+    mean_chars: float = 0.0
+    length_shares: list[float] = Field(default_factory=list)  # replies of ≤10, ≤20, ≤40, ≤80, >80 characters
+    polite: float = 0.0       # every sentence ends in 존댓말
+    casual: float = 0.0       # every sentence ends in 반말
+    laughter: float = 0.0     # ㅋ or ㅎ
+    crying: float = 0.0       # ㅠ or ㅜ
+    emoji: float = 0.0
+    tilde: float = 0.0
+    question: float = 0.0
+    hangul: float = 0.0       # share of the characters, not of the replies
+    distinct_1: float = 0.0   # distinct words over all words
+    distinct_2: float = 0.0   # distinct word pairs over all pairs
+    repetition: float = 0.0   # the same word twice in a row
+    empty: float = 0.0
+
+
+class EvaluationContext(BaseModel):
+    """A held-out point where the real person answered: what came before, and what they said."""
+
+    source: str
+    history: list[dict]       # {"role", "content"} messages, as the Chat tab sends them
+    real_reply: str
+
+
+class DepthLoss(BaseModel):
+    depth: int                # the bot's n-th turn in its conversation (1: its first answer)
+    loss: float
+    tokens: int
+
+
+class ModelEvaluation(BaseModel):
+    model: str                # what was asked for: a path, FILE.gguf+LORA.gguf, base:MODEL, or a workspace id
+    id: str | None = None     # its stable id, as the Chat tab and votes name it (core.artifacts, chat)
+    label: str
+    engine: Literal["gguf", "hf"]
+    run: str | None = None    # for a run's adapter: the run and the step it was saved at
+    step: int | None = None
+    bot_loss: float
+    perplexity: float
+    bot_tokens: int
+    loss_by_depth: list[DepthLoss] = Field(default_factory=list)
+    style: StyleStats
+    style_distance: float
+    replies: list[str]
+    seconds: float
+
+
+class EvaluationRequest(Artifact):
+    """What an evaluation compares: models, on a prepared dataset's held-out conversations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str
+    models: list[str] = Field(min_length=1)
+    out_dir: str
+    limit: int = Field(20, ge=1, le=1000, description="held-out contexts each model answers")
+    seed: int = 0
+    max_new_tokens: int = Field(64, ge=1, le=1024)
+    workspace: str | None = None  # where workspace ids (export:…, run:…) are found
+
+
+class Evaluation(Artifact):
+    """evaluations/NAME/evaluation.json (or an export's evaluation/): every model's held-out bot-turn
+    loss, its loss by turn depth, its replies to the same contexts and their style against the real one."""
+
+    dataset: str
+    created_at: float = Field(default_factory=time.time)
+    seed: int
+    max_new_tokens: int
+    requested: list[str]      # labels of the models to evaluate; `models` holds those finished (all, once completed)
+    conversations: int        # held-out conversations the losses are over
+    loss_context: int         # tokens: a longer conversation's loss is over its first this-many tokens
+    cut_conversations: int = 0  # conversations longer than that, for the model with the shortest context
+    contexts: list[EvaluationContext]
+    real_style: StyleStats    # the real replies' style, what each model's style_distance is measured from
+    models: list[ModelEvaluation] = Field(default_factory=list)
+
+
+class EvaluationStatus(JobStatus):
+    """The evaluation job's progress: which model, what it is doing, how far."""
+
+    evaluating: str | None = None  # the model being evaluated
     phase: str = ""
     share: float = 0.0
 
@@ -570,6 +664,10 @@ class Vote(Artifact):
     winner: str | None = None
     blind: bool = True
     conversation: str | None = None  # the saved conversation judged, relative to the workspace
+    # A vote on an evaluation's replies: the evaluation, the held-out context, and the two replies judged
+    evaluation: str | None = None
+    context: list[dict] | None = None
+    replies: dict[str, str] | None = None
 
     MIGRATIONS: ClassVar[dict] = {0: lambda old: {
         **old, "left": model_id_of_old_label(old.get("left")), "right": model_id_of_old_label(old.get("right")),

@@ -16,7 +16,7 @@ NAME_LENGTH = 64            # a dataset's or a run's name
 EXPORT_NAME_LENGTH = 100    # <run>-<checkpoint>
 FINAL = "final"  # a run's final adapter, as opposed to one of its checkpoints
 # Top-level folders of a workspace, for finding a path again after the workspace moved.
-FOLDERS = ("uploads", "datasets", "runs", "exports", "models", "samples", "chats", "spaces")
+FOLDERS = ("uploads", "datasets", "runs", "exports", "models", "samples", "chats", "spaces", "evaluations")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class ExportPaths:
     merged = property(lambda self: self.path / "merged")                        # the merged Hugging Face folder
     base_gguf = property(lambda self: self.path / "base-f16.gguf")              # the base, for the GGUF LoRA
     lora_gguf = property(lambda self: self.path / "lora-f16.gguf")
+    evaluation = property(lambda self: self.path / "evaluation")              # EvaluationPaths (export --evaluate)
 
     def gguf(self, kind: str) -> Path:
         return self.lora_gguf if kind == "lora" else self.path / f"model-{kind}.gguf"
@@ -96,6 +97,24 @@ class ExportPaths:
     @staticmethod
     def modelfile(gguf_path: Path) -> Path:
         return Path(gguf_path).with_name(f"{Path(gguf_path).stem}.Modelfile")
+
+
+@dataclass(frozen=True)
+class EvaluationPaths:
+    """An evaluation's folder (evaluations/NAME, or an export's evaluation/): its results and the job's files."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    results = property(lambda self: self.path / "evaluation.json")             # Evaluation
+    request = property(lambda self: self.path / "request.json")                # EvaluationRequest
+    status = property(lambda self: self.path / "status.json")                  # EvaluationStatus
+    log = property(lambda self: self.path / "evaluate.log")
+    process_log = property(lambda self: self.path / "process.log")             # output of a launched process
+    stop = property(lambda self: self.path / "stop")
 
 
 @dataclass(frozen=True)
@@ -125,11 +144,15 @@ class Workspace:
     samples = property(lambda self: self.root / "samples")
     chats = property(lambda self: self.root / "chats")          # SavedConversation files
     spaces = property(lambda self: self.root / "spaces")        # chat-only Space folders built by Publish
+    evaluations = property(lambda self: self.root / "evaluations")  # EvaluationPaths folders
     votes = property(lambda self: self.root / "votes.jsonl")    # Vote lines
     training_lock = property(lambda self: self.root / ".training.lock")
 
     def dataset_dir(self, name: str) -> Path:
         return self.datasets / check_name(name)
+
+    def evaluation(self, name: str) -> EvaluationPaths:
+        return EvaluationPaths(self.evaluations / check_name(name, EXPORT_NAME_LENGTH))
 
     def dataset_names(self) -> list[str]:
         return sorted(p.name for p in self.datasets.iterdir() if DatasetPaths(p).train.is_file())

@@ -204,12 +204,16 @@ def visible_tokens(text: str, tokenizer) -> str:
     return tokenizer.decode(training_ids(text, tokenizer), skip_special_tokens=False)
 
 
-def encode_for_training(lines: list[Line], tokenizer, prompt_format: str, loss_on: str) -> dict | None:
+def encode_for_training(lines: list[Line], tokenizer, prompt_format: str, loss_on: str,
+                        with_turns: bool = False) -> dict | None:
     """`{"input_ids", "labels"}` for a conversation in the prompt format; None when nothing in it is
-    learned (loss on the bot's turns, and no bot turn survives)."""
-    if prompt_format == "chat_template":
-        return _encode_template(lines, tokenizer, loss_on)
-    return _encode_lines(lines, tokenizer, loss_on)
+    learned (loss on the bot's turns, and no bot turn survives). `with_turns` adds "turns": for each
+    token, which of the bot's turns it belongs to (1 for its first answer), 0 outside them."""
+    encode = _encode_template if prompt_format == "chat_template" else _encode_lines
+    row = encode(lines, tokenizer, loss_on)
+    if row is not None and not with_turns:
+        row.pop("turns", None)
+    return row
 
 
 def _encode_lines(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
@@ -217,23 +221,28 @@ def _encode_lines(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
     text, which is what the Dataset tab showed."""
     expected = training_ids(render_text(lines), tokenizer)
     prefix = special_prefix(tokenizer)
-    ids, labels = list(prefix), [IGNORE] * len(prefix)
+    ids, labels, turns = list(prefix), [IGNORE] * len(prefix), [0] * len(prefix)
+    turn = 0
     for index, line in enumerate(lines):
         piece = line.render() + ("\n" if index < len(lines) - 1 else "")
         piece_ids = text_ids(piece, tokenizer)
         if index == len(lines) - 1:
             piece_ids = piece_ids + [tokenizer.eos_token_id]
         learn = loss_on == "all" or line.role == "assistant"
+        if line.role == "assistant" and (index == 0 or lines[index - 1].role != "assistant"):
+            turn += 1
         ids += piece_ids
         labels += piece_ids if learn else [IGNORE] * len(piece_ids)
+        turns += [turn if line.role == "assistant" else 0] * len(piece_ids)
     if ids != expected:
         # A tokenizer that merges across line breaks: fall back to the whole text, every token learned.
         ids, labels = expected, list(expected)
         if loss_on == "bot":
             return None
+        turns = [0] * len(ids)
     if all(label == IGNORE for label in labels):
         return None
-    return {"input_ids": ids, "labels": labels}
+    return {"input_ids": ids, "labels": labels, "turns": turns}
 
 
 def _encode_template(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
@@ -241,23 +250,26 @@ def _encode_template(lines: list[Line], tokenizer, loss_on: str) -> dict | None:
     labels follow the template exactly; a reply's header is not learned, the reply and its end are."""
     template = _required_template(tokenizer)
     messages = template_messages(lines)
-    ids, labels = [], []
+    ids, labels, turns = [], [], []
+    turn = 0
     for index, message in enumerate(messages):
         prefix = _template_ids(template, messages[:index + 1], False, tokenizer)
         if prefix[:len(ids)] != ids:  # a template that rewrites earlier turns: learn the whole text
             ids = _template_ids(template, messages, False, tokenizer)
-            return None if loss_on == "bot" else {"input_ids": ids, "labels": list(ids)}
+            return None if loss_on == "bot" else {"input_ids": ids, "labels": list(ids), "turns": [0] * len(ids)}
         added = prefix[len(ids):]
         learn = loss_on == "all" or message["role"] == "assistant"
+        turn += message["role"] == "assistant"
         header = 0
         if learn and loss_on == "bot" and index:
             prompted = _template_ids(template, messages[:index], True, tokenizer)
             header = len(prompted) - len(ids) if prompted[:len(ids)] == ids else 0
         ids += added
         labels += [IGNORE] * header + added[header:] if learn else [IGNORE] * len(added)
+        turns += [0] * header + [turn if message["role"] == "assistant" else 0] * (len(added) - header)
     if all(label == IGNORE for label in labels):
         return None
-    return {"input_ids": ids, "labels": labels}
+    return {"input_ids": ids, "labels": labels, "turns": turns}
 
 
 def _template_ids(template: ChatTemplate, messages: list[dict], add_generation_prompt: bool, tokenizer) -> list[int]:
@@ -269,11 +281,14 @@ def _template_ids(template: ChatTemplate, messages: list[dict], add_generation_p
 
 def history_lines(messages: list[dict], contract: PromptContract) -> list[Line]:
     """Chat messages (`{"role", "content"}`) as training lines: one line per line of a message, since
-    people send several short messages in a row and training saw each as its own line."""
+    people send several short messages in a row and training saw each as its own line. A user message
+    that names its speaker (`"speaker": "user2"`, a held-out group chat) keeps it for numbered speakers."""
     lines = []
     for message in messages:
         role = "assistant" if message["role"] == "assistant" else "user"
         label = BOT_LABEL if role == "assistant" else contract.user_label
+        if role == "user" and contract.speakers == "numbered" and str(message.get("speaker", "")).startswith("user"):
+            label = message["speaker"]
         lines += [Line(label, role, part.strip()) for part in message_text(message["content"]).split("\n") if part.strip()]
     return lines
 

@@ -20,13 +20,16 @@ TALLY_COLUMNS = ["model 1", "model 2", "votes", "model 1 wins", "model 2 wins", 
 
 def record_vote(workspace: Workspace, left: str, right: str, verdict: Verdict, blind: bool = True,
                 left_label: str | None = None, right_label: str | None = None,
-                conversation: Path | None = None) -> Vote:
-    """A vote between two model ids; `conversation` is the saved conversation that was judged."""
+                conversation: Path | None = None, evaluation: Path | None = None,
+                context: list[dict] | None = None, replies: dict[str, str] | None = None) -> Vote:
+    """A vote between two model ids; `conversation` is the saved conversation that was judged, or, for
+    an evaluation's replies, `evaluation` (its folder), the held-out `context` and both `replies`."""
     if verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}")
     vote = Vote(left=left, right=right, left_label=left_label, right_label=right_label, verdict=verdict,
                 winner={"left": left, "right": right}.get(verdict), blind=blind,
-                conversation=workspace.relative(conversation) if conversation else None)
+                conversation=workspace.relative(conversation) if conversation else None,
+                evaluation=workspace.relative(evaluation) if evaluation else None, context=context, replies=replies)
     artifacts.append_row(workspace.votes, vote)
     return vote
 

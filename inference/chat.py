@@ -498,16 +498,15 @@ def free_bytes() -> int:
 
 def _gpu_memory() -> tuple[int, int] | None:
     """(free, total) of the GPU when llama.cpp offloads to one; None on a CPU build."""
+    try:
+        import torch  # before llama_cpp: see the note in docs/benchmarks.md (evaluation on the GPU)
+    except ImportError:
+        torch = None
     import llama_cpp
 
-    if not llama_cpp.llama_supports_gpu_offload():
+    if not llama_cpp.llama_supports_gpu_offload() or torch is None:
         return None
-    try:
-        import torch
-
-        return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
-    except ImportError:
-        return None
+    return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
 
 
 def main(argv: list[str] | None = None) -> int:

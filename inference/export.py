@@ -269,11 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quant", nargs="+", default=["f16", "q8_0", "q4_k_m"], choices=QUANTS)
     parser.add_argument("--out", required=True, metavar="DIR")
     parser.add_argument("--no-lora", dest="lora", action="store_false")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="then evaluate every file beside the merged model and the base on the run's held-out "
+                             "conversations (into OUT/evaluation)")
     parser.add_argument("--workspace", default=None)
     args = parser.parse_args(argv)
     lang = env_lang()
     request = ExportRequest(run_dir=str(Path(args.run_dir).resolve()), checkpoint=args.checkpoint, quants=args.quant,
-                            out_dir=str(Path(args.out).resolve()), lora=args.lora)
+                            out_dir=str(Path(args.out).resolve()), lora=args.lora, evaluate=args.evaluate)
     try:
         if not Path(request.run_dir).is_dir():
             raise UserError(f"{args.run_dir} is not a run folder.", ko=f"{args.run_dir}은(는) 실행 폴더가 아닙니다.")
@@ -296,6 +299,18 @@ def main(argv: list[str] | None = None) -> int:
                            f"(top-1 agreement {check.top1_agreement:.0%})",
                            f"{size}, {'검증 통과' if check.passed else '검증 실패'} "
                            f"(top-1 일치율 {check.top1_agreement:.0%})"), lang))
+    if request.evaluate:
+        from inference import evaluate
+
+        try:
+            workspace = Workspace.open(args.workspace)
+            evaluation = evaluate.run_job(evaluate.export_request(ExportDir(Path(request.out_dir)), workspace),
+                                          workspace, lambda line: print(line, flush=True))
+        except UserError as err:
+            print(f"error: {err.text()}", file=sys.stderr)
+            return 1
+        if evaluation is not None:
+            print(evaluate.table(evaluation))
     return 0 if manifest.verified else 3
 
 

@@ -20,11 +20,13 @@ def export_command(request: ExportRequest, workspace: Workspace) -> list[str]:
         command += ["--checkpoint", request.checkpoint]
     if not request.lora:
         command.append("--no-lora")
+    if request.evaluate:
+        command.append("--evaluate")
     return command
 
 
 def start(workspace: Workspace, run: RunDir, checkpoint: str | None, quants: list[str], lora: bool,
-          lang: str) -> tuple[ExportDir, list[str]]:
+          lang: str, evaluate: bool = False) -> tuple[ExportDir, list[str]]:
     """Refuses a run without that adapter or one already being exported, then launches the export."""
     checkpoint = checkpoint or FINAL
     if checkpoint not in run.adapters():
@@ -39,7 +41,7 @@ def start(workspace: Workspace, run: RunDir, checkpoint: str | None, quants: lis
     if status is not None and status.state == "running":
         raise UserError(f"{target.name} is being exported already.", ko=f"{target.name}은(는) 이미 내보내는 중입니다.")
     request = ExportRequest(run_dir=str(run.path), checkpoint=None if checkpoint == FINAL else checkpoint,
-                            quants=quants, out_dir=str(target.path), lora=lora)
+                            quants=quants, out_dir=str(target.path), lora=lora, evaluate=evaluate)
     command = export_command(request, workspace)
     target.path.mkdir(parents=True, exist_ok=True)
     target.files.status.unlink(missing_ok=True)  # the new job's status, not the last one's

@@ -84,3 +84,29 @@ def load(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path
         yield llm
     finally:
         llm.close()
+
+
+class Tokenizer:
+    """A GGUF file's own vocabulary behind the few calls of a Hugging Face tokenizer that
+    `data.chat_format` makes, so a GGUF file is scored on the ids its training format gives."""
+
+    def __init__(self, llm):
+        import llama_cpp
+
+        self.llm = llm
+        self._adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llm._model.vocab))
+        self.eos_token_id = llm.token_eos()
+        self.bos_token_id = llm.token_bos()
+        self.eos_token = self.piece(self.eos_token_id)
+        self.bos_token = self.piece(self.bos_token_id) if self.bos_token_id >= 0 else ""
+        self.chat_template = llm.metadata.get("tokenizer.chat_template")
+
+    def piece(self, token: int) -> str:
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def __call__(self, text, add_special_tokens: bool = True, split_special_tokens: bool = False) -> dict:
+        def ids(one: str) -> list[int]:
+            return self.llm.tokenize(one.encode("utf-8"), add_bos=add_special_tokens and self._adds_bos,
+                                     special=not split_special_tokens)
+
+        return {"input_ids": [ids(one) for one in text] if isinstance(text, list) else ids(text)}

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import runpy
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-CONVERTERS = Path(sys.prefix) / "share" / "llama.cpp"
+# Where llama.cpp's converter scripts are: the copy setup.sh made, or a llama.cpp checkout of your own
+CONVERTERS = Path(os.environ.get("TUNER_LLAMA_CONVERTERS") or Path(sys.prefix) / "share" / "llama.cpp")
 _log_callback = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
 SCRIPTS = {"hf": "convert_hf_to_gguf.py", "lora": "convert_lora_to_gguf.py"}
 ROOT = Path(__file__).resolve().parent.parent

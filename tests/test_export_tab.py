@@ -25,6 +25,19 @@ def wait_for_export(client, run_name, checkpoint="final", state="completed", tim
     raise AssertionError(f"the export did not reach {state}; last view: {views[0]}")
 
 
+def wait_for_evaluation(folder, timeout=600):
+    from core.evaluations import EvaluationDir
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = EvaluationDir(folder).status()
+        if status is not None and status.state != "running":
+            assert status.state == "completed", status
+            return EvaluationDir(folder).results()
+        time.sleep(1)
+    raise AssertionError(f"the evaluation in {folder} did not end")
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, workspace, demo_model_dir, sample_dataset):
     from core.workspace import Workspace
@@ -43,8 +56,9 @@ def app(tmp_path_factory, workspace, demo_model_dir, sample_dataset):
 def test_export_a_run_to_q4_k_m_and_see_it_verified(app):
     url, workspace_dir = app
     client = Client(url, verbose=False)
-    started, _, _, command = client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
+    started, _, _, command = client.predict("demo-run", "final", ["q4_k_m"], False, True, api_name="/export")
     assert "data-state='running'" in started and "-m inference.export" in command["value"]
+    assert "--evaluate" in command["value"]
     reloaded = Client(url, verbose=False)  # a page reload: the export is followed from its folder's files
     message, table, downloads = wait_for_export(reloaded, "demo-run")
     assert "all files verified" in message
@@ -55,6 +69,10 @@ def test_export_a_run_to_q4_k_m_and_see_it_verified(app):
     assert (out / "model-q4_k_m.gguf").is_file() and (out / "model-q4_k_m.Modelfile").is_file()
     assert not (out / "model-f16.gguf").exists()  # not asked for: the intermediate is removed
     assert (out / "export.log").read_text(encoding="utf-8").count("[100%] done") == 1  # the job's own log, once
+    # Evaluated right after, as asked: the base, the merged model and the file, on the run's held-out data
+    evaluation = wait_for_evaluation(ExportDir(out).files.evaluation)
+    assert [model.label for model in evaluation.models] == ["base · demo", "demo-run-final · merged (transformers)",
+                                                            "demo-run-final · q4_k_m"]
 
 
 def test_exporting_without_a_run_or_format_is_refused(app):

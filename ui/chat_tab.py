@@ -16,14 +16,12 @@ from data.chat_format import message_text
 from inference import arena
 from inference.catalog import chat_models, choices, default_pair, label_of, resolve
 from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
-from ui.common import user_errors
+from ui.common import VERDICT_BUTTONS, user_errors, verdict_words
 from ui.forms import Form
 from ui.i18n import T, lang, say
 
 IME_SAFE = "ime-safe"  # textboxes whose Enter must wait for a Hangul syllable to be committed (ui/ime_guard.js)
 CHAT_CONCURRENCY = 8
-VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B is better · B가 낫다",
-                   "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
 
 
 def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | None = None) -> dict:
@@ -150,7 +148,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         saved = arena.save_conversation(workspace, _saved_panes(state, history_a, history_b), {})
         arena.record_vote(workspace, state["ids"]["left"], state["ids"]["right"], verdict,
                           left_label=state["labels"]["left"], right_label=state["labels"]["right"], conversation=saved)
-        said, left, right = _verdict_words(verdict), state["labels"]["left"], state["labels"]["right"]
+        said, left, right = verdict_words(verdict), state["labels"]["left"], state["labels"]["right"]
         message = say(f"Vote stored: {said}. A was **{left}**, B was **{right}**. Press Clear both for a new round.",
                       f"투표를 저장했습니다: {said}. A는 **{left}**, B는 **{right}**였습니다. "
                       "새 라운드는 '모두 지우기'를 누르세요.")
@@ -215,12 +213,6 @@ def _required(text: str | None) -> str:
     if not text:
         raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
     return text
-
-
-def _verdict_words(verdict: str) -> str:
-    """A vote's button text in the page's language, emoji kept: "👈 A is better" or "👈 A가 낫다"."""
-    english, korean = VERDICT_BUTTONS[verdict].split(" · ")
-    return say(english, f"{english.split()[0]} {korean}")
 
 
 def _new_round(choice_a: str | None, choice_b: str | None, is_blind: bool, models: dict) -> dict:

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from core.errors import UserError
 from ui.i18n import localized, page_script, say
 
+VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B is better · B가 낫다",
+                   "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
 # Korean (IME) input: Enter that commits a syllable must not send the message (see the script).
 IME_GUARD = Path(__file__).with_name("ime_guard.js").read_text(encoding="utf-8")
 
@@ -49,3 +51,9 @@ def _as_gradio_errors():
 def page_head() -> str:
     """The scripts every page of the app carries: its language, and the Korean input guard."""
     return page_script() + f"<script>{IME_GUARD}</script>"
+
+
+def verdict_words(verdict: str) -> str:
+    """A vote's button text in the page's language, emoji kept: "👈 A is better" or "👈 A가 낫다"."""
+    english, korean = VERDICT_BUTTONS[verdict].split(" · ")
+    return say(english, f"{english.split()[0]} {korean}")

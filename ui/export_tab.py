@@ -34,6 +34,8 @@ def create_export_tab(workspace: Workspace) -> dict:
                                   value=["f16", "q8_0", "q4_k_m"])
         lora = gr.Checkbox(label=T("Also the adapter alone as a GGUF LoRA (with the base as GGUF)",
                                    "어댑터만 따로 GGUF LoRA로도 내보내기 (베이스 모델도 GGUF로)"), value=True)
+        evaluate = gr.Checkbox(label=T("Then evaluate every file against the base (Evaluate tab)",
+                                       "내보낸 뒤 모든 파일을 베이스 모델과 비교 평가 (평가 탭)"), value=False)
     with gr.Row():
         export_button = gr.Button(T("Export", "내보내기"), variant="primary")
         stop_button = gr.Button(T("Stop", "중지"), variant="stop")
@@ -64,11 +66,11 @@ def create_export_tab(workspace: Workspace) -> dict:
         return gr.update(choices=names, value=current if current in names else names[0])
 
     @user_errors
-    def on_export(selected, chosen_checkpoint, chosen_quants, with_lora):
+    def on_export(selected, chosen_checkpoint, chosen_quants, with_lora, then_evaluate):
         if not chosen_quants:
             raise UserError("Tick at least one GGUF format.", ko="GGUF 형식을 하나 이상 선택하세요.")
         target, launched = export_jobs.start(workspace, _run(workspace, selected), chosen_checkpoint, chosen_quants,
-                                             bool(with_lora), lang())
+                                             bool(with_lora), lang(), evaluate=bool(then_evaluate))
         return *export_views(target), gr.update(value=shlex.join(launched), visible=True)
 
     @user_errors
@@ -95,7 +97,7 @@ def create_export_tab(workspace: Workspace) -> dict:
         return export_views(ExportDir(workspace.exports / workspace.export_name(selected, chosen_checkpoint or FINAL)))
 
     run.change(on_run, inputs=[run, checkpoint], outputs=[checkpoint])
-    export_button.click(on_export, inputs=[run, checkpoint, quants, lora], outputs=[status, table, downloads, command],
+    export_button.click(on_export, inputs=[run, checkpoint, quants, lora, evaluate], outputs=[status, table, downloads, command],
                         api_name="export")
     stop_button.click(on_stop, inputs=[run, checkpoint], outputs=[status], api_name="stop_export")
     views = [status, table, downloads]
