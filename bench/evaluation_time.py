@@ -118,15 +118,15 @@ def gpu_model(work: Path) -> dict:
 
 
 def gpu(work: Path) -> dict:
-    import torch  # noqa: I001 - torch before llama_cpp's CUDA library
-    import llama_cpp
+    import torch
     from transformers import AutoTokenizer
 
     from bench.gpu_training import MODEL_8B
     from core.workspace import Workspace
     from inference import llama
+    from models.gguf import import_llama_cpp
 
-    assert llama_cpp.llama_supports_gpu_offload(), "llama-cpp-python was built without CUDA"
+    assert import_llama_cpp().llama_supports_gpu_offload(), "llama-cpp-python was built without CUDA"
     timings = json.loads((work / "timings.json").read_text())
     f16, q4 = work / "model-f16.gguf", work / "model-q4_k_m.gguf"
     clock = time.perf_counter()

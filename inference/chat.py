@@ -29,6 +29,7 @@ from core.ram import meminfo
 from core.workspace import ExportPaths
 from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
+from models.gguf import import_llama_cpp
 
 GIB = 2**30
 CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
@@ -173,7 +174,7 @@ class GgufModel:
         all of it on every token: a model that writes a stray byte token then stalls for minutes."""
         import codecs
 
-        import llama_cpp
+        llama_cpp = import_llama_cpp()
 
         text_stops = self.spec.prompt.text_stops
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -498,15 +499,15 @@ def free_bytes() -> int:
 
 def _gpu_memory() -> tuple[int, int] | None:
     """(free, total) of the GPU when llama.cpp offloads to one; None on a CPU build."""
-    try:
-        import torch  # before llama_cpp: see the note in docs/benchmarks.md (evaluation on the GPU)
-    except ImportError:
-        torch = None
-    import llama_cpp
-
-    if not llama_cpp.llama_supports_gpu_offload() or torch is None:
+    llama_cpp = import_llama_cpp()  # a CUDA build has torch imported first, where it is installed
+    if not llama_cpp.llama_supports_gpu_offload():
         return None
-    return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
+    try:
+        import torch
+
+        return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
+    except ImportError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

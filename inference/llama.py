@@ -6,13 +6,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import UserError
-from models.gguf import silence_logs
+from models.gguf import import_llama_cpp, silence_logs
 
 # ftype of each GGUF kind this project writes; k-quants need rows that are multiples of 256.
 FTYPES = {"f16": "LLAMA_FTYPE_MOSTLY_F16", "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
           "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M", "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
 def quantize(source: Path, target: Path, kind: str, threads: int = 0) -> None:
-    import llama_cpp
+    llama_cpp = import_llama_cpp()
 
     silence_logs()
     params = llama_cpp.llama_model_quantize_default_params()
@@ -28,7 +28,7 @@ def encode(llm, text: str, contract) -> list[int]:
     """Prompt text as ids, as training made them (`data.chat_format.prompt_encoding`): the model's own
     prefix (BOS, when its vocabulary adds one) before `lines` text; a rendered chat template parsed
     with its special tokens."""
-    import llama_cpp
+    llama_cpp = import_llama_cpp()
 
     from data.chat_format import prompt_encoding
 
@@ -57,7 +57,7 @@ def check_gguf(gguf_path: Path) -> Path:
 def open_model(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False, lora_path: Path | None = None,
                n_threads: int | None = None, vocab_only: bool = False):
     """A llama_cpp.Llama for the file (close it with .close()); all layers on the GPU where llama.cpp has CUDA."""
-    import llama_cpp
+    llama_cpp = import_llama_cpp()
 
     silence_logs()
     check_gguf(gguf_path)
@@ -91,7 +91,7 @@ class Tokenizer:
     `data.chat_format` makes, so a GGUF file is scored on the ids its training format gives."""
 
     def __init__(self, llm):
-        import llama_cpp
+        llama_cpp = import_llama_cpp()
 
         self.llm = llm
         self._adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llm._model.vocab))

@@ -40,10 +40,27 @@ CHECK_TEXTS = ["user: 오늘 점심 뭐 먹을래?\nbot: 떡볶이 어때? ㅋ�
                "bot: 주말엔 집에서 쉬려고~ 너는?\nuser: 나도 🙂"]
 
 
+def import_llama_cpp():
+    """The llama_cpp module. Where it is a CUDA build and PyTorch is installed, torch is imported first:
+    importing torch after llama.cpp's CUDA library has loaded aborts the process (`free(): invalid
+    pointer`, seen on the lent H200; the other order works), and chat, export and evaluation use both."""
+    import importlib.util
+
+    found = importlib.util.find_spec("llama_cpp")
+    folders = list(found.submodule_search_locations or []) if found else []
+    cuda_build = any(any(Path(folder).glob("lib/*ggml-cuda*")) for folder in folders)
+    if cuda_build and importlib.util.find_spec("torch"):
+        import torch  # noqa: F401
+
+    import llama_cpp
+
+    return llama_cpp
+
+
 def silence_logs() -> None:
     """llama.cpp prints every tensor it loads or quantizes; keep the app's log readable."""
     global _log_callback
-    import llama_cpp
+    llama_cpp = import_llama_cpp()
 
     if _log_callback is None:
         _log_callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
@@ -183,7 +200,7 @@ def _converter_reason(stderr: str) -> str:
 
 
 def _tokenization_difference(model_dir: Path, vocab_gguf: Path) -> str | None:
-    import llama_cpp
+    llama_cpp = import_llama_cpp()
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

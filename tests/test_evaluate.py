@@ -4,11 +4,17 @@ conversations of the data it was tuned on."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 from core import artifacts
 from core.artifacts import Evaluation
+from core.errors import UserError
 from tests.conftest import ROOT
 
 
@@ -77,3 +83,50 @@ def test_bad_requests_get_one_clear_line(workspace, sample_dataset, tmp_path):
     into_a_file = evaluate_cli("--dataset", str(sample_dataset), "--out", str(a_file),
                                "--workspace", str(workspace.root), "--model", "base:demo")
     assert into_a_file.returncode == 1 and "is a file" in into_a_file.stderr
+
+
+def wait_for(condition, timeout=300, every=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (value := condition()):
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_an_evaluation_from_the_app_stops_keeping_the_models_it_finished_and_a_killed_one_says_so(
+        workspace, chat_export, sample_dataset):
+    from core.evaluations import EvaluationDir
+    from inference import evaluate_jobs
+
+    models = ["export:chat-run-final/model-q4_k_m.gguf", "base-gguf:demo", "run:chat-run"]
+    target, command = evaluate_jobs.start(workspace, "sample", models, limit=40, seed=0, max_new_tokens=48, lang="en")
+    assert command[1:3] == ["-m", "inference.evaluate"] and target.path.parent == workspace.evaluations
+    assert evaluate_jobs.running(workspace) == [target]
+    with pytest.raises(UserError, match="is running"):  # one at a time
+        evaluate_jobs.start(workspace, "sample", models, limit=4, seed=0, max_new_tokens=8, lang="en")
+    wait_for(lambda: (results := target.results()) is not None and len(results.models) >= 1)
+    evaluate_jobs.stop(target)
+    status = wait_for(lambda: (found := target.status()).state != "running" and found)
+    assert status.state == "stopped"
+    kept = target.results()
+    assert 1 <= len(kept.models) < len(kept.requested) == 5
+    assert kept.models[0].id == "export:chat-run-final/model-q4_k_m.gguf"
+
+    killed, _ = evaluate_jobs.start(workspace, "sample", models, limit=40, seed=0, max_new_tokens=48, lang="ko")
+    wait_for(lambda: (found := killed.status()) is not None and found.evaluating)
+    os.kill(killed.status().pid, signal.SIGKILL)
+    status = wait_for(lambda: (found := EvaluationDir(killed.path).status()).state != "running" and found)
+    assert status.state == "failed" and "ended unexpectedly" in status.error and "예기치 않게" in status.error_ko
+
+
+def test_a_group_chats_held_out_context_keeps_who_spoke():
+    from core.artifacts import PromptContract
+    from data.chat_format import history_lines, prompt_text
+
+    history = [{"role": "user", "speaker": "user1", "content": "다들 퇴근했어?"},
+               {"role": "user", "speaker": "user2", "content": "나 아직 회사ㅠㅠ"}]
+    numbered = PromptContract(speakers="numbered", end_tokens=["</s>"])
+    assert prompt_text(history_lines(history, numbered), numbered) == "user1: 다들 퇴근했어?\nuser2: 나 아직 회사ㅠㅠ\nbot:"
+    blog = PromptContract(speakers="blog", end_tokens=["</s>"])
+    assert prompt_text(history_lines(history, blog), blog) == "user: 다들 퇴근했어?\nuser: 나 아직 회사ㅠㅠ\nbot:"
