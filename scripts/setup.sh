@@ -2,12 +2,14 @@
 # Creates or updates the project's virtualenv at .venv: CPU torch and no GPU packages on a machine
 # without an NVIDIA GPU; a CUDA torch, requirements-gpu.txt and a CUDA llama.cpp on one with a GPU.
 # Re-running is cheap: nothing is reinstalled while the requirement files are unchanged.
-# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools)
+# Usage: scripts/setup.sh [--dev | --plan]   (--dev adds the test tools; --plan prints what would be
+# installed, and how llama.cpp would be built, without installing anything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_dev=0
+want_dev=0 plan_only=0
 [ "${1:-}" = "--dev" ] && want_dev=1
+[ "${1:-}" = "--plan" ] && plan_only=1
 
 python_bin=${PYTHON:-python3}
 "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -18,13 +20,34 @@ flavour=${TUNER_FLAVOUR:-auto}
 if [ "$flavour" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then flavour=gpu; else flavour=cpu; fi
 fi
+llama_version=$(sed -n 's/^llama-cpp-python==\([0-9.]*\).*/\1/p' requirements.txt)
+cpu_llama_args="-DLLAVA_BUILD=OFF"
+# A CUDA build of llama.cpp needs the CUDA compiler, which PyTorch's wheels do not bring: on a machine
+# with the driver but no toolkit, llama.cpp is built for the CPU (training still uses the GPU).
+cuda_compiler() {
+  if [ -n "${CUDACXX:-}" ] && [ -x "$CUDACXX" ]; then echo "$CUDACXX"
+  elif command -v nvcc >/dev/null 2>&1; then command -v nvcc
+  elif [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
+  else return 1; fi
+}
+rebuild_hint="to chat on the GPU later, install the CUDA toolkit (nvcc) and run: CMAKE_ARGS=\"-DGGML_CUDA=on\" .venv/bin/python -m pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==$llama_version"
+llama_build=cpu
 if [ "$flavour" = gpu ]; then
   torch_spec=(torch==2.14.1 torchvision==0.29.1)   # CUDA builds from PyPI; Unsloth needs torch<2.15
-  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=on -DLLAVA_BUILD=OFF}"
+  if [ -n "${CMAKE_ARGS:-}" ]; then
+    llama_build=custom
+  elif nvcc_path=$(cuda_compiler); then
+    export CUDACXX=$nvcc_path
+    export CMAKE_ARGS="-DGGML_CUDA=on -DLLAVA_BUILD=OFF"
+    llama_build=cuda
+  else
+    export CMAKE_ARGS=$cpu_llama_args
+    echo "No CUDA compiler (nvcc) here: llama.cpp is built for the CPU; training uses the GPU, chat and export run on the CPU; $rebuild_hint"
+  fi
 else
   flavour=cpu
   torch_spec=(torch==2.13.0)                       # the CPU build
-  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
+  export CMAKE_ARGS="${CMAKE_ARGS:-$cpu_llama_args}"
 fi
 
 req_files=(requirements.txt)
@@ -40,6 +63,13 @@ install_test_browser() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
 }
+if [ $plan_only = 1 ]; then
+  echo "flavour: $flavour"
+  echo "torch: ${torch_spec[*]}"
+  echo "requirements: ${req_files[*]}"
+  echo "llama.cpp: $llama_build build (CMAKE_ARGS=$CMAKE_ARGS${CUDACXX:+, CUDACXX=$CUDACXX})"
+  exit 0
+fi
 [ $want_dev = 1 ] && install_test_browser
 
 # What is installed, line 1: the app's requirements; line 2: the test tools. A plain set-up (run.sh)
@@ -86,9 +116,20 @@ pip_install --upgrade pip wheel
 pip_install "${torch_spec[@]}"
 # Keep every later install on the torch just installed (a bare 'torch' requirement would pull CUDA).
 .venv/bin/python -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' > .venv/torch-constraint.txt
-for req in "${req_files[@]}"; do
-  pip_install -r "$req" -c .venv/torch-constraint.txt
-done
+install_requirements() {
+  for req in "${req_files[@]}"; do
+    pip_install -r "$req" -c .venv/torch-constraint.txt
+  done
+}
+if ! install_requirements; then
+  # A CUDA build of llama.cpp that fails (a toolkit too old or too new for this compiler) must not
+  # strand the set-up: build it for the CPU, and say how to try CUDA again.
+  [ $llama_build = cuda ] || exit 1
+  echo "llama.cpp did not build with CUDA here: building it for the CPU instead; $rebuild_hint"
+  export CMAKE_ARGS=$cpu_llama_args
+  unset CUDACXX
+  install_requirements
+fi
 install_llama_cpp_converters
 [ $want_dev = 1 ] && installed_dev=$dev_stamp
 printf '%s\n%s\n' "$base_stamp" "$installed_dev" > "$stamp_file"
