@@ -128,6 +128,20 @@ def request_stop(stop_path: Path, read_status: Callable[[], JobStatus | None], c
 
 
 @contextmanager
+def failures_recorded(write_status: Callable[..., JobStatus]) -> Iterator[None]:
+    """A job's failure written to its status before it propagates: a UserError with its message (and
+    its Korean), anything else with its type, so the app never shows a job that just vanished."""
+    try:
+        yield
+    except UserError as err:
+        write_status("failed", error=err)
+        raise
+    except Exception as err:  # noqa: BLE001 - the job must end as failed with a reason, whatever broke
+        write_status("failed", error=f"{type(err).__name__}: {err}")
+        raise
+
+
+@contextmanager
 def exclusive(lock_path: Path, busy: Text) -> Iterator[None]:
     """Held while a job runs, so that only one runs; the OS releases it when the process ends in any
     way, so a killed job never blocks the next. `busy` (with "{holder}") says who holds it."""

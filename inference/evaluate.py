@@ -34,7 +34,7 @@ from core.errors import UserError
 from core.evaluations import EvaluationDir
 from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
-from core.jobs import StopRequest, tee_output
+from core.jobs import StopRequest, failures_recorded, tee_output
 from core.runs import RunDir, checkpoint_step_of_name
 from core.workspace import FINAL, DatasetPaths, ExportPaths, RunPaths, Workspace
 from data.chat_format import IGNORE, contract_for, encode_for_training, lines_of
@@ -458,17 +458,12 @@ def run_job(request: EvaluationRequest, workspace: Workspace, say: Callable[[str
         say(f"[{share:4.0%}] {model} {phase}".rstrip())
 
     try:
-        results = evaluate(request, workspace, progress, stop)
+        with failures_recorded(target.write_status):
+            results = evaluate(request, workspace, progress, stop)
     except Stopped:
         target.write_status("stopped")
         target.files.stop.unlink(missing_ok=True)
         return None
-    except UserError as err:
-        target.write_status("failed", error=err)
-        raise
-    except Exception as err:  # noqa: BLE001 - the job must end as failed with a reason, whatever broke
-        target.write_status("failed", error=f"{type(err).__name__}: {err}")
-        raise
     target.write_status("completed", evaluating=None, phase="done", share=1.0)
     return results
 

@@ -24,7 +24,7 @@ from core.artifacts import QUANTS, ExportedFile, ExportManifest, ExportRequest, 
 from core.errors import UserError
 from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
-from core.jobs import StopRequest, exclusive, tee_output
+from core.jobs import StopRequest, exclusive, failures_recorded, tee_output
 from core.runs import RunDir
 from core.workspace import FINAL, DatasetPaths, ExportPaths, Workspace
 from data.chat_format import ChatTemplate, ollama_template
@@ -235,17 +235,12 @@ def run_job(request: ExportRequest, workspace: Workspace, say: Callable[[str], N
             say(f"[{share:4.0%}] {step}")
 
         try:
-            manifest = export(request, workspace, progress, stop)
+            with failures_recorded(target.write_status):
+                manifest = export(request, workspace, progress, stop)
         except Stopped as stopped:
             target.write_status("stopped", phase=str(stopped))
             target.files.stop.unlink(missing_ok=True)
             return None
-        except UserError as err:
-            target.write_status("failed", error=err)
-            raise
-        except Exception as err:  # noqa: BLE001 - the job must end as failed with a reason, whatever broke
-            target.write_status("failed", error=f"{type(err).__name__}: {err}")
-            raise
         target.write_status("completed", phase="done", share=1.0)
         return manifest
 

@@ -10,7 +10,7 @@ import gradio as gr
 from pydantic import ValidationError
 
 from core.errors import UserError
-from ui.i18n import localized, page_script, say
+from ui.i18n import lang, localized, page_script, say
 
 VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B is better · B가 낫다",
                    "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
@@ -57,3 +57,20 @@ def verdict_words(verdict: str) -> str:
     """A vote's button text in the page's language, emoji kept: "👈 A is better" or "👈 A가 낫다"."""
     english, korean = VERDICT_BUTTONS[verdict].split(" · ")
     return say(english, f"{english.split()[0]} {korean}")
+
+
+def job_progress_html(css_class: str, status, parts: list[str], states_ko: dict[str, str]) -> str:
+    """A job's progress bar, its state (in the page's language) after `parts[0]`, the other parts, and
+    its error; `data-state` carries the state for tests and styles."""
+    korean = lang() == "ko"
+    state = states_ko.get(status.state, status.state) if korean else status.state
+    shown = [f"{parts[0]}: {state}", *parts[1:], f"{status.share:.0%}"]
+    error = (korean and status.error_ko) or status.error
+    detail = f"<div style='color:#c00'>{html_escape(error)}</div>" if error else ""
+    bar = f"<progress value='{status.share:.3f}' max='1' style='width:100%'></progress>"
+    return (f"<div class='{css_class}' data-state='{status.state}'>{bar}"
+            f"<div>{' · '.join(part for part in shown if part)}</div>{detail}</div>")
+
+
+def html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

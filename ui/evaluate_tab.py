@@ -18,7 +18,7 @@ from core.runs import list_runs
 from core.workspace import Workspace
 from inference import arena, evaluate_jobs
 from inference.catalog import UNREADABLE, chat_models, default_pair
-from ui.common import VERDICT_BUTTONS, user_errors, verdict_words
+from ui.common import VERDICT_BUTTONS, html_escape, job_progress_html, user_errors, verdict_words
 from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
@@ -311,25 +311,14 @@ def _stamp(target: EvaluationDir | None) -> float | None:
 
 
 def _status_html(target: EvaluationDir, status, found: Evaluation | None) -> str:
-    korean = lang() == "ko"
     if status is None:
         return _line(say(f"{target.name}: {len(found.models) if found else 0} models evaluated.",
                          f"{target.name}: 모델 {len(found.models) if found else 0}개 평가됨."))
-    state = STATES_KO.get(status.state, status.state) if korean else status.state
     done = f"{len(found.models)}/{len(found.requested)}" if found else ""
-    parts = [f"<b>{_escape(target.name)}</b>: {state}", _escape(status.evaluating or ""), status.phase, done,
-             f"{status.share:.0%}"]
-    error = (korean and status.error_ko) or status.error
-    detail = f"<div style='color:#c00'>{_escape(error)}</div>" if error else ""
-    bar = f"<progress value='{status.share:.3f}' max='1' style='width:100%'></progress>"
-    return (f"<div class='evaluation-progress' data-state='{status.state}'>{bar}"
-            f"<div>{' · '.join(part for part in parts if part)}</div>{detail}</div>")
+    parts = [f"<b>{html_escape(target.name)}</b>", html_escape(status.evaluating or ""), status.phase, done]
+    return job_progress_html("evaluation-progress", status, parts, STATES_KO)
 
 
 def _line(text: str, color: str | None = None) -> str:
     style = f" style='color:{color}'" if color else ""
-    return f"<div class='evaluation-progress'{style}>{_escape(text)}</div>"
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<div class='evaluation-progress'{style}>{html_escape(text)}</div>"

@@ -16,7 +16,7 @@ from core.runs import RunDir, list_runs
 from core.workspace import FINAL, Workspace
 from inference import export_jobs, publish
 from inference.export import step_name
-from ui.common import user_errors
+from ui.common import html_escape, job_progress_html, user_errors
 from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
@@ -151,20 +151,13 @@ def export_views(target: ExportDir):
 
 
 def _progress(target: ExportDir, status) -> str:
-    korean = lang() == "ko"
-    state = STATES_KO.get(status.state, status.state) if korean else status.state
-    phase = step_name(status.phase, korean) if status.phase else ""
-    parts = [f"<b>{target.name}</b>: {state}", phase, f"{status.share:.0%}"]
-    error = (korean and status.error_ko) or status.error
-    detail = f"<div style='color:#c00'>{_escape(error)}</div>" if error else ""
-    bar = f"<progress value='{status.share:.3f}' max='1' style='width:100%'></progress>"
-    return (f"<div class='export-progress' data-state='{status.state}'>{bar}"
-            f"<div>{' · '.join(part for part in parts if part)}</div>{detail}</div>")
+    phase = step_name(status.phase, lang() == "ko") if status.phase else ""
+    return job_progress_html("export-progress", status, [f"<b>{target.name}</b>", phase], STATES_KO)
 
 
 def _line(text: str, color: str | None = None) -> str:
     style = f" style='color:{color}'" if color else ""
-    return f"<div class='export-progress'{style}>{_markdown_code(_escape(text))}</div>"
+    return f"<div class='export-progress'{style}>{_markdown_code(html_escape(text))}</div>"
 
 
 def _markdown_code(text: str) -> str:
@@ -191,6 +184,3 @@ def _target(workspace: Workspace, selected: str | None, chosen_checkpoint: str |
     run = _run(workspace, selected)
     return ExportDir(workspace.exports / workspace.export_name(run.name, chosen_checkpoint or FINAL))
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
