@@ -49,8 +49,10 @@ def timed_evaluation(dataset: Path, models: list[str], out: Path, workspace_root
     started = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
+    if result.returncode != 0:  # the job's own files say how far it got
+        status = out / "status.json"
+        raise SystemExit(f"exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}\n"
+                         f"{status.read_text() if status.is_file() else 'no status'}")
     print(result.stdout, flush=True)
     evaluation = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
     return {"command": " ".join(command[1:]), "wall_s": round(wall, 1), "conversations": evaluation["conversations"],
