@@ -335,7 +335,8 @@ def evaluate_model(candidate: Candidate, examples: list[DatasetExample], context
     loss = totals.nats / totals.tokens
     style = style_of(replies)
     evaluation = ModelEvaluation(
-        model=candidate.asked, id=candidate.spec.id, label=candidate.spec.label, engine=spec.kind, run=candidate.run, step=candidate.step,
+        model=candidate.asked, id=candidate.spec.id, label=candidate.spec.label, engine=spec.kind, run=candidate.run,
+        step=candidate.step,
         bot_loss=round(loss, 4), perplexity=round(math.exp(min(loss, 50.0)), 3), bot_tokens=totals.tokens,
         loss_by_depth=totals.depth_losses(), style=style, style_distance=style_distance(style, _real_style(contexts)),
         replies=replies, seconds=round(time.perf_counter() - started, 1))

@@ -60,9 +60,9 @@ def test_evaluate_view_plots_and_a_blind_vote_with_its_context(app):
         page.locator("#next-pair").click()
         page.wait_for_function("() => document.querySelector('#reply-a textarea').value !== '' || "
                                "document.querySelector('#reply-b textarea').value !== ''")
-        shown_a = page.locator("#reply-a textarea").input_value()
         page.locator("#evaluation-vote-left").click()
         page.locator("#evaluation-vote-message").get_by_text(re.compile("투표를 저장했습니다")).wait_for()
+        shown_a = page.locator("#reply-a textarea").input_value()  # the pair the vote was on
         page.screenshot(path=str(root.parent / "evaluate.png"), full_page=True)
         browser.close()
 
