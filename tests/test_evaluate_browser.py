@@ -56,6 +56,7 @@ def test_evaluate_view_plots_and_a_blind_vote_with_its_context(app):
             page.wait_for_function(f"() => document.querySelectorAll('{plot} g.mark-line path, "
                                    f"{plot} g.mark-rect path').length >= 1")
         page.locator("#style-table").get_by_text("실제 답변").first.wait_for()
+        page.locator("#evaluation-status").get_by_text(re.compile("chat-run의 가장 좋은 체크포인트: 스텝 10")).wait_for()
 
         page.locator("#next-pair").click()
         page.wait_for_function("() => document.querySelector('#reply-a textarea').value !== '' || "

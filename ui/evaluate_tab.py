@@ -210,6 +210,7 @@ def evaluation_views(target: EvaluationDir | None) -> tuple:
     head = _status_html(target, status, found)
     if found is None or not found.models:
         return head, *empty
+    head += "".join(f"<div class='best-checkpoint'>{html_escape(line)}</div>" for line in best_checkpoints(found))
     return (head, results_frame(found), _checkpoint_plot(checkpoint_frame(found)), _depth_plot(depth_frame(found)),
             style_frame(found), _style_plot(style_distance_frame(found)), replies_frame(found))
 
@@ -224,6 +225,24 @@ def checkpoint_frame(found: Evaluation) -> pd.DataFrame:
     rows = [{"step": model.step, "bot loss": model.bot_loss, "run": model.run}
             for model in found.models if model.run and model.step is not None]
     return pd.DataFrame(rows, columns=["step", "bot loss", "run"]).drop_duplicates(["run", "step"], keep="last")
+
+
+def best_checkpoints(found: Evaluation) -> list[str]:
+    """For each run evaluated at several steps: its lowest held-out loss, and whether later steps rose
+    above it (where overfitting began)."""
+    lines = []
+    for run in dict.fromkeys(model.run for model in found.models if model.run and model.step is not None):
+        steps = sorted({model.step: model for model in found.models if model.run == run}.values(),
+                       key=lambda model: model.step)
+        if len(steps) < 2:
+            continue
+        best = min(steps, key=lambda model: model.bot_loss)
+        later = [model.step for model in steps if model.step > best.step and model.bot_loss > best.bot_loss]
+        rose = (say(f"; the loss rose after it (overfitting from step {later[0]})",
+                    f"; 그 뒤로 손실이 올랐습니다 (스텝 {later[0]}부터 과적합)") if later else "")
+        lines.append(say(f"Best checkpoint of {run}: step {best.step} ({best.label}, bot loss {best.bot_loss:.4f}){rose}.",
+                         f"{run}의 가장 좋은 체크포인트: 스텝 {best.step} ({best.label}, 봇 손실 {best.bot_loss:.4f}){rose}."))
+    return lines
 
 
 def depth_frame(found: Evaluation) -> pd.DataFrame:
