@@ -296,7 +296,7 @@ def _style_plot(frame: pd.DataFrame) -> gr.BarPlot:
 def _pair_views(choice: str | None, target: EvaluationDir | None) -> tuple:
     """A random held-out context and two different models' replies to it, in random order."""
     found = _results(target)
-    if found is None or len(found.models) < 2:
+    if found is None or len(found.models) < 2 or not found.contexts:
         note = say("Blind pairs need an evaluation with at least two models.",
                    "블라인드 비교에는 모델이 둘 이상인 평가가 필요합니다.")
         return [], "", "", "", note, {}
