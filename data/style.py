@@ -25,6 +25,9 @@ LAUGHTER = re.compile(r"[ㅋㅎ]")
 CRYING = re.compile(r"[ㅠㅜ]")
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\U00002600-\U000027BF\U0001F000-\U0001F2FF\u2B50\u2B55]")
 LENGTH_BINS = (10, 20, 40, 80)  # characters: up to 10, 20, 40, 80, and longer
+# The rates of StyleStats that style_distance compares (beside the length distribution)
+RATES = ("polite", "casual", "laughter", "crying", "emoji", "tilde", "question", "hangul", "distinct_1", "distinct_2",
+         "repetition", "empty")
 
 
 def style_of(replies: list[str]) -> StyleStats:
@@ -89,9 +92,7 @@ def repeats_a_word(words: list[str]) -> bool:
 def style_distance(model: StyleStats, real: StyleStats) -> float:
     """0 (the same style) to 1: the mean of the differences of every rate, with the difference of the
     length distributions (total variation) counting as one rate."""
-    rates = ("polite", "casual", "laughter", "crying", "emoji", "tilde", "question", "hangul", "distinct_1",
-             "distinct_2", "repetition", "empty")
-    differences = [abs(getattr(model, name) - getattr(real, name)) for name in rates]
+    differences = [abs(getattr(model, name) - getattr(real, name)) for name in RATES]
     differences.append(sum(abs(a - b) for a, b in zip(model.length_shares, real.length_shares)) / 2)
     return round(sum(differences) / len(differences), 4)
 

@@ -24,12 +24,12 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import artifacts, fileio
 from core.artifacts import (AdapterInfo, DatasetExample, DatasetReport, DepthLoss, Evaluation, EvaluationContext,
-                            EvaluationRequest, ExportManifest, ModelEvaluation, PromptContract)
+                            EvaluationRequest, ExportManifest, ModelEvaluation, PromptContract, StyleStats)
 from core.errors import UserError
 from core.evaluations import EvaluationDir
 from core.exports import ExportDir
@@ -41,8 +41,8 @@ from data.chat_format import IGNORE, contract_for, encode_for_training, lines_of
 from data.style import style_distance, style_of
 from inference import llama
 from inference.catalog import chat_models, run_contract
-from inference.chat import ChatModelSpec, GenerationSettings, ModelCache, chat_stream, gguf_spec
-from models.resolve import resolve_model_path
+from inference.chat import ChatModelSpec, GenerationSettings, ModelCache, chat_stream, context_length, gguf_spec
+from models.resolve import load_tokenizer, resolve_model_path
 from tuning.dataset import load_split
 
 LOSS_CONTEXT = 1024  # tokens, the blog post's max length: the conversations' loss is over at most this many
@@ -70,14 +70,11 @@ class Candidate:
 def candidates(asked: list[str], workspace: Workspace) -> list[Candidate]:
     """Each SPEC as the models it names (a run names each of its adapters); a base model without a
     prompt contract of its own takes the first fine-tune's."""
-    catalog = None
+    catalog = chat_models(workspace)
     found: list[Candidate] = []
     for text in asked:
-        resolved = _resolve(text.strip(), workspace)
-        if resolved is None:
-            catalog = chat_models(workspace) if catalog is None else catalog
-            resolved = [Candidate(text, _from_catalog(text, catalog))]
-        found += resolved
+        resolved = _resolve(text.strip(), workspace, catalog)
+        found += resolved if resolved is not None else [Candidate(text, _from_catalog(text, catalog))]
     known = next((candidate.spec.prompt for candidate in found if candidate.prompt_known), None)
     if known is not None:
         found = [candidate if candidate.prompt_known else
@@ -86,7 +83,7 @@ def candidates(asked: list[str], workspace: Workspace) -> list[Candidate]:
     return found
 
 
-def _resolve(text: str, workspace: Workspace) -> list[Candidate] | None:
+def _resolve(text: str, workspace: Workspace, catalog: dict[str, ChatModelSpec]) -> list[Candidate] | None:
     if text.startswith("base:"):
         model = text.removeprefix("base:")
         spec = ChatModelSpec(id=text, label=f"base · {model}", kind="hf", base_model=model)
@@ -96,10 +93,10 @@ def _resolve(text: str, workspace: Workspace) -> list[Candidate] | None:
         return _run_adapters(text, RunDir(workspace.run(name).path), workspace, adapter or None)
     gguf, plus, lora = text.partition("+")
     if plus and gguf.lower().endswith(".gguf") and lora.lower().endswith(".gguf"):
-        return [Candidate(text, _known(gguf_spec(gguf, lora), workspace))]
+        return [Candidate(text, _known(gguf_spec(gguf, lora), catalog))]
     path = Path(text).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
-        return [Candidate(text, _known(gguf_spec(path), workspace))]
+        return [Candidate(text, _known(gguf_spec(path), catalog))]
     if path.is_dir():
         return _folder(text, path.resolve(), workspace)
     if ":" in text or text.lower().endswith(".gguf"):
@@ -110,10 +107,10 @@ def _resolve(text: str, workspace: Workspace) -> list[Candidate] | None:
                        "모델 폴더, base:MODEL 또는 대화 탭의 모델 id를 주세요.")
 
 
-def _known(spec: ChatModelSpec, workspace: Workspace) -> ChatModelSpec:
+def _known(spec: ChatModelSpec, catalog: dict[str, ChatModelSpec]) -> ChatModelSpec:
     """A GGUF file of the workspace by the Chat tab's id and label (`export:NAME/FILE.gguf`), so its
     votes count with the Chat tab's; a file from elsewhere as it is."""
-    for known in chat_models(workspace).values():
+    for known in catalog.values():
         if known.kind == "gguf" and (known.gguf_path, known.lora_path) == (spec.gguf_path, spec.lora_path):
             return known
     return spec
@@ -227,11 +224,10 @@ def held_out_contexts(examples: list[DatasetExample], limit: int, seed: int) -> 
 class LossTotals:
     nats: float = 0.0
     tokens: int = 0
-    by_depth: dict | None = None
+    by_depth: dict[int, list] = field(default_factory=dict)  # turn depth -> [nats, tokens]
     cut: int = 0
 
     def add(self, logprobs, labels: list[int], turns: list[int]) -> None:
-        self.by_depth = self.by_depth if self.by_depth is not None else {}
         for position, logprob in enumerate(logprobs, start=1):  # logprobs[i] scores token i + 1
             if labels[position] == IGNORE:
                 continue
@@ -243,7 +239,7 @@ class LossTotals:
 
     def depth_losses(self) -> list[DepthLoss]:
         return [DepthLoss(depth=depth, loss=round(nats / count, 4), tokens=count)
-                for depth, (nats, count) in sorted((self.by_depth or {}).items()) if depth > 0]
+                for depth, (nats, count) in sorted(self.by_depth.items()) if depth > 0]
 
 
 def bot_loss(examples: list[DatasetExample], tokenizer, contract: PromptContract, context: int, logprobs_of,
@@ -298,21 +294,13 @@ def _loss_of_gguf(spec: ChatModelSpec, examples, context: int, check_stop) -> Lo
         return bot_loss(examples, llama.Tokenizer(llm), spec.prompt, context, _gguf_logprobs(llm), check_stop)
 
 
-def _context_of(spec: ChatModelSpec) -> int:
-    if spec.kind == "gguf":
-        from inference.chat import _gguf_shape
-
-        return min(LOSS_CONTEXT, _gguf_shape(spec.gguf_path)["context_length"])
-    return LOSS_CONTEXT
-
-
 def evaluate_model(candidate: Candidate, examples: list[DatasetExample], contexts: list[EvaluationContext],
-                   request: EvaluationRequest, cache: ModelCache, report: Callable[[str, float], None],
-                   check_stop: Callable[[], None]) -> tuple[ModelEvaluation, int]:
+                   real_style: StyleStats, request: EvaluationRequest, cache: ModelCache,
+                   report: Callable[[str, float], None], check_stop: Callable[[], None]) -> tuple[ModelEvaluation, int]:
     """One model's loss, loss by depth, replies and style; and how many conversations it had to cut."""
     spec, started = candidate.spec, time.perf_counter()
     report("loss", 0.0)
-    context = _context_of(spec)
+    context = min(LOSS_CONTEXT, context_length(spec))
     if spec.kind == "gguf":
         totals = _loss_of_gguf(spec, examples, context, check_stop)
         loaded = cache.get(spec)
@@ -338,13 +326,9 @@ def evaluate_model(candidate: Candidate, examples: list[DatasetExample], context
         model=candidate.asked, id=candidate.spec.id, label=candidate.spec.label, engine=spec.kind, run=candidate.run,
         step=candidate.step,
         bot_loss=round(loss, 4), perplexity=round(math.exp(min(loss, 50.0)), 3), bot_tokens=totals.tokens,
-        loss_by_depth=totals.depth_losses(), style=style, style_distance=style_distance(style, _real_style(contexts)),
+        loss_by_depth=totals.depth_losses(), style=style, style_distance=style_distance(style, real_style),
         replies=replies, seconds=round(time.perf_counter() - started, 1))
     return evaluation, totals.cut
-
-
-def _real_style(contexts: list[EvaluationContext]):
-    return style_of([context.real_reply for context in contexts])
 
 
 # --- the evaluation -------------------------------------------------------------------------------
@@ -363,7 +347,7 @@ def evaluate(request: EvaluationRequest, workspace: Workspace, progress: Progres
     results = Evaluation(dataset=str(dataset_dir), seed=request.seed, max_new_tokens=request.max_new_tokens,
                          requested=[candidate.spec.label for candidate in found],
                          conversations=len(examples), loss_context=LOSS_CONTEXT, contexts=contexts,
-                         real_style=_real_style(contexts))
+                         real_style=style_of([context.real_reply for context in contexts]))
 
     def check_stop() -> None:
         if stop is not None and stop.requested:
@@ -375,7 +359,8 @@ def evaluate(request: EvaluationRequest, workspace: Workspace, progress: Progres
             def report(phase: str, share: float, number=number, candidate=candidate) -> None:
                 progress(candidate.spec.label, phase, (number + share) / len(found))
 
-            measured, cut = evaluate_model(candidate, examples, contexts, request, cache, report, check_stop)
+            measured, cut = evaluate_model(candidate, examples, contexts, results.real_style, request, cache, report,
+                                           check_stop)
             results.models.append(measured)
             results.cut_conversations = max(results.cut_conversations, cut)
             artifacts.write(out.files.results, results)
@@ -393,10 +378,9 @@ def _complete_base_contracts(found: list[Candidate], dataset_dir: Path, workspac
     for index, candidate in enumerate(found):
         if candidate.prompt_known:
             continue
-        from transformers import AutoTokenizer
-
         folder = candidate.spec.base_path or resolve_model_path(candidate.spec.base_model, workspace)
-        contract = contract_for(AutoTokenizer.from_pretrained(folder), "lines", report.speakers if report else "blog")
+        tokenizer = load_tokenizer(folder, workspace)
+        contract = contract_for(tokenizer, "lines", report.speakers if report else "blog")
         found[index] = Candidate(candidate.asked, candidate.spec.model_copy(update={"prompt": contract}))
 
 

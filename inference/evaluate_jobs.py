@@ -35,8 +35,8 @@ def start(workspace: Workspace, dataset: str, models: list[str], limit: int, see
     if not dataset or not workspace.dataset_dir(dataset).is_dir():
         raise UserError("Choose a prepared dataset (its held-out conversations are evaluated on).",
                         ko="준비된 데이터셋을 고르세요 (그 검증용 대화로 평가합니다).")
-    if running(workspace):
-        busy = running(workspace)[0].name
+    if under_way := running(workspace):
+        busy = under_way[0].name
         raise UserError(f"The evaluation {busy} is running; stop it or wait for it to finish.",
                         ko=f"평가 {busy}이(가) 진행 중입니다. 중지하거나 끝날 때까지 기다리세요.")
     target = EvaluationDir(workspace.evaluation(f"{check_name(dataset)}-{time.strftime('%Y%m%d-%H%M%S')}").path)

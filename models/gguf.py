@@ -14,6 +14,7 @@ every export's verification, prove that llama.cpp then gives the same ids as Hug
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import runpy
@@ -40,8 +41,9 @@ CHECK_TEXTS = ["user: 오늘 점심 뭐 먹을래?\nbot: 떡볶이 어때? ㅋ�
                "bot: 주말엔 집에서 쉬려고~ 너는?\nuser: 나도 🙂"]
 
 
+@functools.cache
 def import_llama_cpp():
-    """The llama_cpp module. Where it is a CUDA build and PyTorch is installed, torch is imported first:
+    """The llama_cpp module (looked up once: chat calls this for every prompt it tokenizes). Where it is a CUDA build and PyTorch is installed, torch is imported first:
     importing torch after llama.cpp's CUDA library has loaded aborts the process (`free(): invalid
     pointer`, seen on the lent H200; the other order works), and chat, export and evaluation use both."""
     import importlib.util

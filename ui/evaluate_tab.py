@@ -16,14 +16,13 @@ from core.errors import UserError
 from core.evaluations import EvaluationDir, changed
 from core.runs import list_runs
 from core.workspace import Workspace
+from data.style import RATES
 from inference import arena, evaluate_jobs
 from inference.catalog import UNREADABLE, chat_models, default_pair
 from ui.common import VERDICT_BUTTONS, html_escape, job_progress_html, user_errors, verdict_words
 from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
-STYLE_RATES = ("polite", "casual", "laughter", "crying", "emoji", "tilde", "question", "hangul", "distinct_1",
-               "distinct_2", "repetition", "empty")
 STATES_KO = {"running": "평가하는 중", "completed": "완료", "failed": "실패", "stopped": "중지됨"}
 RESULT_COLUMNS = ["model", "step", "bot loss", "perplexity", "bot tokens", "style distance", "seconds"]
 
@@ -33,8 +32,10 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
     with gr.Row():
         dataset = gr.Dropdown(label=T("Dataset (its held-out conversations)", "데이터셋 (검증용 대화)"),
                               choices=datasets, value=datasets[0] if datasets else None, allow_custom_value=True)
-        models = gr.Dropdown(label=T("Models to compare", "비교할 모델"), choices=model_choices(workspace),
-                             value=default_models(workspace), multiselect=True, allow_custom_value=True, scale=3)
+        chattable = chat_models(workspace)
+        models = gr.Dropdown(label=T("Models to compare", "비교할 모델"), choices=model_choices(workspace, chattable),
+                             value=[model_id for model_id in default_pair(chattable) if model_id], multiselect=True,
+                             allow_custom_value=True, scale=3)
     with gr.Row():
         limit = gr.Number(label=T("Held-out contexts each model answers", "모델마다 답할 검증 문맥 수"), value=20,
                           precision=0, minimum=1, maximum=1000)
@@ -171,20 +172,15 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
 # --- what the tab shows, from the evaluation's files ----------------------------------------------
 
 
-def model_choices(workspace: Workspace) -> list[tuple[str, str]]:
+def model_choices(workspace: Workspace, chattable: dict | None = None) -> list[tuple[str, str]]:
     """Everything the Chat tab chats with, and each run as a whole (all its checkpoints, for the curve)."""
-    choices = [(spec.label, model_id) for model_id, spec in chat_models(workspace).items()
-               if not model_id.startswith(UNREADABLE)]
+    chattable = chat_models(workspace) if chattable is None else chattable
+    choices = [(spec.label, model_id) for model_id, spec in chattable.items() if not model_id.startswith(UNREADABLE)]
     for entry in list_runs(workspace.runs):
         if entry.problem is None and entry.run.adapters():
             choices.append((say(f"{entry.run.name} · every checkpoint (transformers)",
                                 f"{entry.run.name} · 모든 체크포인트 (transformers)"), f"run:{entry.run.name}"))
     return choices
-
-
-def default_models(workspace: Workspace) -> list[str]:
-    """The Chat tab's default pair: the newest fine-tune and its base."""
-    return [model_id for model_id in default_pair(chat_models(workspace)) if model_id]
 
 
 def evaluation_choices(workspace: Workspace) -> list[str]:
@@ -254,9 +250,9 @@ def depth_frame(found: Evaluation) -> pd.DataFrame:
 def style_frame(found: Evaluation) -> pd.DataFrame:
     real = say("real replies", "실제 답변")
     rows = [{"model": real, "mean characters": found.real_style.mean_chars,
-             **{rate: getattr(found.real_style, rate) for rate in STYLE_RATES}, "style distance": 0.0}]
+             **{rate: getattr(found.real_style, rate) for rate in RATES}, "style distance": 0.0}]
     rows += [{"model": model.label, "mean characters": model.style.mean_chars,
-              **{rate: getattr(model.style, rate) for rate in STYLE_RATES}, "style distance": model.style_distance}
+              **{rate: getattr(model.style, rate) for rate in RATES}, "style distance": model.style_distance}
              for model in found.models]
     return pd.DataFrame(rows)
 
