@@ -58,7 +58,7 @@ def build_demo_export(workspace: Workspace) -> Path:
     return out_dir / "model-q4_k_m.gguf"
 
 
-def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats: int) -> list[dict]:
+def direct(gguf_path: Path, threads: int | None, settings: GenerationSettings, repeats: int) -> list[dict]:
     """llama-cpp-python's token loop (`Llama.generate`) on the app's prompt, nothing around it."""
     import llama_cpp
 
@@ -70,7 +70,7 @@ def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats:
         prompt_ids = llama.encode(llm, prompt, spec.prompt)
         for _ in range(repeats + 1):
             llm.set_seed(settings.seed)
-            tokens, first, last, text = 0, None, None, b""
+            tokens, first, last, text, started = 0, None, None, b"", time.perf_counter()
             for token in llm.generate(prompt_ids, top_k=settings.top_k, top_p=settings.top_p, min_p=0.0,
                                       temp=settings.temperature, repeat_penalty=settings.repeat_penalty):
                 if llama_cpp.llama_vocab_is_eog(llm._model.vocab, token):
@@ -81,7 +81,8 @@ def direct(gguf_path: Path, threads: int, settings: GenerationSettings, repeats:
                 tokens += 1
                 if tokens >= settings.max_new_tokens or b"\nuser" in text:
                     break
-            results.append({"tokens": tokens, "decode_tokens_per_s": (tokens - 1) / (last - first)})
+            results.append({"tokens": tokens, "first_token_s": first - started,
+                            "decode_tokens_per_s": (tokens - 1) / (last - first)})
     finally:
         llm.close()
     return results[1:]  # the first call warms caches

@@ -9,6 +9,8 @@ bundled sample, and on the lent GPU for a GGUF of Llama-3-8B's shape with every 
     # f16 GGUF (while llama-cpp-python builds with CUDA), then q4_k_m and the evaluation
     TUNER_LLAMA_CONVERTERS=<sdist>/vendor/llama.cpp python3 bench/evaluation_time.py gpu-model --work /tmp/ev
     python3 bench/evaluation_time.py gpu --work /tmp/ev --out $OUT
+    # or, on the files of an 8B export (bench/gpu_inference.py export): no model to make
+    python3 bench/evaluation_time.py gpu --from-export /tmp/gi/export --work /tmp/ev --out $OUT
 
 Both evaluate with the command's defaults (20 held-out contexts, 64 new tokens, seed 0) on the
 bundled sample's held-out conversations. The GPU model has random weights of the real shape (no
@@ -119,6 +121,23 @@ def gpu_model(work: Path) -> dict:
     return timings
 
 
+def gpu_export(export_dir: Path, work: Path) -> dict:
+    """The q4_k_m and f16 files of an export of a trained 8B-shape run (bench/gpu_inference.py export)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from core.workspace import Workspace
+    from models.gguf import import_llama_cpp
+
+    assert import_llama_cpp().llama_supports_gpu_offload(), "llama-cpp-python was built without CUDA"
+    files = {kind: export_dir / f"model-{kind}.gguf" for kind in ("q4_k_m", "f16")}
+    workspace = Workspace.open(work / "workspace")
+    dataset = prepare_sample(workspace, AutoTokenizer.from_pretrained(export_dir / "merged"))
+    evaluation = timed_evaluation(dataset, [str(path) for path in files.values()], work / "evaluation", workspace.root)
+    return {**evaluation, "gguf_bytes": {kind: path.stat().st_size for kind, path in files.items()},
+            "gpu": torch.cuda.get_device_name(0), "n_gpu_layers": -1, "export": str(export_dir)}
+
+
 def gpu(work: Path) -> dict:
     import torch
     from transformers import AutoTokenizer
@@ -146,6 +165,8 @@ def main() -> None:
     parser.add_argument("where", choices=["cpu", "prepare", "gpu-model", "gpu"])
     parser.add_argument("--work", default="/tmp/evaluation-time", help="gpu: where the model files are made")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--from-export", default=None, metavar="DIR",
+                        help="gpu: evaluate this export's q4_k_m and f16 files instead of making a model")
     args = parser.parse_args()
     if args.where == "prepare":
         return prepare_gpu()
@@ -153,7 +174,12 @@ def main() -> None:
         return print(json.dumps(gpu_model(Path(args.work))))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    measured = cpu() if args.where == "cpu" else gpu(Path(args.work))
+    if args.where == "cpu":
+        measured = cpu()
+    elif args.from_export:
+        measured = gpu_export(Path(args.from_export), Path(args.work))
+    else:
+        measured = gpu(Path(args.work))
     record = {"date": datetime.date.today().isoformat(), "machine": platform.node(), "cpus": os.cpu_count(),
               "python": platform.python_version(), **measured}
     path = out / f"evaluation_time-{args.where}-{record['date']}.json"

@@ -182,6 +182,34 @@ SWEEP = {
 }
 
 
+# Issue 17, in one call: the seed's recipe, the best bare Unsloth setting a skilled user would pick,
+# the project's defaults as planned for a 24 GB card, and the same defaults on the whole H200.
+COMPARE = {
+    "unsloth seed 2x4": ("unsloth", ["micro_batch=2"]),
+    "unsloth 8x1 packing": ("unsloth", ["micro_batch=8", "packing=true"]),
+    "project defaults, 24 GB plan": ("project", []),
+    "project defaults, whole H200": ("project", ["plan_for_gpu_gib=null"]),
+}
+
+
+def compare(args) -> None:
+    model_dir = make_8b_model(args.assets)
+    results = []
+    for dataset in args.datasets:
+        for label in args.variants:
+            path, settings = COMPARE[label]
+            result = _one_in_its_own_process(args, model_dir, path, dataset, settings, f"{label} on {dataset}",
+                                             {"variant": label, "dataset": dataset})
+            results.append({"variant": label, **result})
+            _save(args.out, "gpu_training_compare", results)
+    for row in results:
+        reference = next((other for other in results if other["variant"] == "unsloth 8x1 packing"
+                          and other.get("dataset") == row.get("dataset") and "tokens_per_s" in other), None)
+        lead = f"{row['tokens_per_s'] / reference['tokens_per_s']:.2f}" if reference and "tokens_per_s" in row else "-"
+        print(f"| {row.get('dataset')} | {row['variant']} | {row.get('setup', row.get('error', ''))[:90]} | "
+              f"{row.get('tokens_per_s', '-')} | {row.get('peak_gib', '-')} | {lead} |", flush=True)
+
+
 def sweep(args) -> None:
     model_dir = make_8b_model(args.assets)
     results = []
@@ -261,10 +289,13 @@ def _baseline(args, dataset_dir: Path) -> dict:
     from tuning.collators import TokenCounter
 
     micro_batch = _settings(args.set).get("micro_batch", SEED_RECIPE["batch_size"])
+    # Packing as a user scripts it: the conversations' text, packed by TRL itself (best fit, padding-free).
+    # Given rows already tokenized, TRL under Unsloth trained them unpacked (2026-12-03: 1,998 tokens/s).
+    packing = bool(_settings(args.set).get("packing", False))
     accumulation = SEED_RECIPE["batch_size"] * SEED_RECIPE["accumulation"] // micro_batch
     model, tokenizer = _load_baseline(args.path, args.model)
-    rows = _rows(dataset_dir, tokenizer)
-    collator = TokenCounter(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
+    rows = _texts(dataset_dir, tokenizer) if packing else _rows(dataset_dir, tokenizer)
+    collator = None if packing else TokenCounter(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -272,25 +303,28 @@ def _baseline(args, dataset_dir: Path) -> dict:
 
         def on_step_end(self, train_args, state, control, **kwargs):
             torch.cuda.synchronize()
-            self.marks[state.global_step] = (time.time(), collator.real_tokens)
+            self.marks[state.global_step] = (time.time(), collator.real_tokens if collator else 0)
 
     clock = Clock()
     config = SFTConfig(
         output_dir=tempfile.mkdtemp(), per_device_train_batch_size=micro_batch,
         gradient_accumulation_steps=accumulation, warmup_steps=SEED_RECIPE["warmup_steps"],
         max_steps=args.steps, learning_rate=SEED_RECIPE["learning_rate"], bf16=True, logging_steps=WARM_STEPS,
-        optim="adamw_8bit", max_length=SEED_RECIPE["max_length"], packing=False, report_to=[], save_strategy="no",
+        optim="adamw_8bit", max_length=SEED_RECIPE["max_length"], packing=packing, report_to=[], save_strategy="no",
         gradient_checkpointing=args.path == "hf", seed=3407, dataloader_num_workers=0, remove_unused_columns=False,
-        dataset_kwargs={"skip_prepare_dataset": True})
+        dataset_text_field="text", dataset_kwargs={"skip_prepare_dataset": not packing})
     trainer = SFTTrainer(model=model, train_dataset=Dataset.from_list(rows), args=config, processing_class=tokenizer,
                          data_collator=collator, callbacks=[clock])
     torch.cuda.reset_peak_memory_stats()
     outcome = trainer.train()
     (start, tokens_start), (end, tokens_end) = clock.marks[WARM_STEPS], clock.marks[args.steps]
+    if packing:  # padding-free packed rows hold real tokens only: steps × rows a step × their mean length
+        lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+        tokens_end, tokens_start = (args.steps - WARM_STEPS) * micro_batch * accumulation * sum(lengths) / len(lengths), 0
     return {"tokens_per_s": round((tokens_end - tokens_start) / (end - start), 1),
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
             "seconds_per_step": round((end - start) / (args.steps - WARM_STEPS), 3),
-            "setup": f"batch {micro_batch} × accumulation {accumulation}, no packing",
+            "setup": f"batch {micro_batch} × accumulation {accumulation}, {'packing' if packing else 'no packing'}",
             "final_loss": outcome.training_loss}
 
 
@@ -332,6 +366,13 @@ def _rows(dataset_dir: Path, tokenizer) -> list[dict]:
     rows = [encode_for_training(lines_of(example.messages), tokenizer, "lines", "all")
             for example in load_split(dataset_dir, "train")]
     return [{"input_ids": row["input_ids"][:limit]} for row in rows if row]
+
+
+def _texts(dataset_dir: Path, tokenizer) -> list[dict]:
+    """The dataset's training text (`user:`/`bot:` lines), each ending with the end-of-text token."""
+    from tuning.dataset import load_split
+
+    return [{"text": example.text + tokenizer.eos_token} for example in load_split(dataset_dir, "train")]
 
 
 def max_lengths(args) -> None:
@@ -516,7 +557,7 @@ def main(argv=None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     prep = commands.add_parser("prepare")
     prep.add_argument("--out", type=Path, default=ASSETS)
-    for name in ("run", "one", "maxlen", "verify", "sweep", "oomretry"):
+    for name in ("run", "one", "maxlen", "verify", "sweep", "oomretry", "compare"):
         sub = commands.add_parser(name)
         sub.add_argument("--assets", type=Path, default=ASSETS)
         sub.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
@@ -535,6 +576,9 @@ def main(argv=None) -> None:
         if name == "oomretry":
             sub.add_argument("--other-process-first", action="store_true",
                              help="the other process takes the memory before the run plans")
+        if name == "compare":
+            sub.add_argument("--datasets", nargs="+", default=["sample", "full-1024"])
+            sub.add_argument("--variants", nargs="+", default=list(COMPARE), choices=list(COMPARE))
         if name == "sweep":
             sub.add_argument("--dataset", default="full-1024")
             sub.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))
@@ -543,7 +587,7 @@ def main(argv=None) -> None:
         prepare(args.out)
     else:
         commands_by_name = {"run": run_all, "one": one, "maxlen": max_lengths, "verify": verify, "sweep": sweep,
-                            "oomretry": oom_retry}
+                            "oomretry": oom_retry, "compare": compare}
         commands_by_name[args.command](args)
 
 

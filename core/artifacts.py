@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 
 from core import fileio
 from core.errors import UserError
+from core.i18n import Text
 
 # --- reading and writing ---------------------------------------------------------------------
 
@@ -173,6 +174,12 @@ SPEAKER_STYLES = ("blog", "numbered")
 PROMPT_FORMATS = ("lines", "chat_template")
 
 
+# Personal information that preparation finds and masks (data/privacy.py), each with its placeholder.
+PII_PLACEHOLDERS = {"phone": "<phone>", "rrn": "<id>", "card": "<card>", "account": "<account>", "email": "<email>",
+                    "url": "<url>", "address": "<address>", "plate": "<plate>", "name": "<name>"}
+PII_KINDS = tuple(PII_PLACEHOLDERS)
+
+
 class PrepareConfig(Artifact):
     """Every option of data preparation, with the defaults the seed used where it had one."""
 
@@ -184,6 +191,11 @@ class PrepareConfig(Artifact):
     bot: str | None = Field(None, description="the speaker the bot learns to be; default: AI Hub speaker 2, "
                                               "the most active Kakao participant, the assistant role")
     mask_names: bool = Field(True, description="replace masked and real names with <name>")
+    mask_pii: bool = Field(True, description="KakaoTalk and generic inputs: replace personal information (phone, "
+                                             "registration, card and account numbers, emails, URLs, addresses, car "
+                                             "plates, other people's names) with a placeholder of its kind")
+    keep: list[Literal[PII_KINDS]] = Field(default_factory=list, description="kinds of personal information left as "
+                                                                            "they are")
     val_ratio: float = Field(0.05, ge=0.0, lt=1.0, description="share of conversations held out for validation")
     seed: int = Field(42, description="seed of the train/validation split")
     max_length: int = Field(1024, ge=32, le=131072, description="longest example in tokens; longer chats are windowed")
@@ -233,10 +245,19 @@ class DatasetReport(Artifact):
     skipped_line_count: int = 0
     dropped_conversations: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    masked: dict[str, int] = Field(default_factory=dict, description="personal information masked, by kind")
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    # Version 1 had no personal-information masking: such a dataset was prepared with it off.
+    MIGRATIONS: ClassVar[dict] = {1: lambda old: {**old, "config": {**old.get("config", {}), "mask_pii": False}}}
 
     @property
     def speakers(self) -> str:
         return self.config.speakers
+
+    def pii_masked(self) -> list[str]:
+        """The kinds of personal information preparation masked (none for AI Hub's own tags alone)."""
+        return [kind for kind in PII_KINDS if self.config.mask_pii and kind not in self.config.keep]
 
 
 class ExampleMessage(BaseModel):
@@ -478,6 +499,58 @@ class Verification(Artifact):
     thresholds: dict[str, float]
     prompts: int
     reference: str
+
+
+class PiiFinding(BaseModel):
+    kind: str
+    text: str      # the value found
+    line: str      # the training line it is in
+    source: str    # the file the conversation came from
+
+
+class ProbedLine(BaseModel):
+    """A training line the model was given the first half of, and what it wrote next."""
+    prompt_half: str
+    real_half: str
+    continuation: str
+    repeated: bool   # the continuation begins with the real second half, word for word
+
+
+class PrivacyCheck(Artifact):
+    """EXPORT/<file>.privacy.json: what the check before Publish found; kept beside the export, never
+    published (it quotes the training data). The model card carries its counts only."""
+
+    gguf: str
+    dataset: str
+    masked_kinds: list[str] = Field(default_factory=list, description="what preparation masked; empty: masking off")
+    lines_scanned: int = 0
+    remaining: dict[str, int] = Field(default_factory=dict, description="personal information still in the data")
+    findings: list[PiiFinding] = Field(default_factory=list)
+    probed: list[ProbedLine] = Field(default_factory=list)
+    stamp: str = ""  # the GGUF file and the dataset it was checked against, for reuse
+
+    @property
+    def repeated(self) -> int:
+        return sum(line.repeated for line in self.probed)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return not self.masked_kinds or self.repeated > 0
+
+    def reasons(self) -> list[Text]:
+        reasons = []
+        if not self.masked_kinds:
+            reasons.append(Text("the dataset was prepared with personal-information masking off",
+                                "데이터셋을 개인정보 가리기 없이 준비했습니다"))
+        if self.remaining:
+            found = ", ".join(f"{kind} {count}" for kind, count in self.remaining.items())
+            reasons.append(Text(f"personal information is still in the training data ({found})",
+                                f"학습 데이터에 개인정보가 남아 있습니다 ({found})"))
+        if self.repeated:
+            reasons.append(Text(f"the model repeated {self.repeated} of {len(self.probed)} probed training lines "
+                                "word for word", f"모델이 확인한 학습 문장 {len(self.probed)}개 중 {self.repeated}개를 "
+                                                 "그대로 이어 썼습니다"))
+        return reasons
 
 
 class ExportedFile(BaseModel):

@@ -95,6 +95,10 @@ class ExportPaths:
         return Path(gguf_path).with_suffix(".verify.json")                      # Verification
 
     @staticmethod
+    def privacy_check(gguf_path: Path) -> Path:
+        return Path(gguf_path).with_suffix(".privacy.json")                     # PrivacyCheck (before Publish)
+
+    @staticmethod
     def modelfile(gguf_path: Path) -> Path:
         return Path(gguf_path).with_name(f"{Path(gguf_path).stem}.Modelfile")
 

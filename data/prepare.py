@@ -2,8 +2,8 @@
 the long ones, split train/validation, and write `train.jsonl`, `val.jsonl` and `report.json`.
 
     python -m data.prepare INPUT [INPUT ...] --out DIR [--format auto|aihub|kakao|text|messages|sharegpt|alpaca]
-        [--speakers blog|numbered] [--bot SPEAKER] [--no-mask-names] [--val-ratio R] [--seed N]
-        [--max-length N] [--tokenizer demo|PATH|ID] [--gap-minutes M] [--overlap-turns K]
+        [--speakers blog|numbered] [--bot SPEAKER] [--no-mask-names] [--no-mask-pii] [--keep KIND ...]
+        [--val-ratio R] [--seed N] [--max-length N] [--tokenizer demo|PATH|ID] [--gap-minutes M] [--overlap-turns K]
 """
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from core import artifacts, fileio
-from core.artifacts import SPEAKER_STYLES, DatasetExample, DatasetReport, PrepareConfig
+from core.artifacts import PII_KINDS, SPEAKER_STYLES, DatasetExample, DatasetReport, PrepareConfig
 from core.errors import UserError
 from core.i18n import Text, env_lang, text_in
 from core.workspace import DatasetPaths
-from data import masking
+from data import masking, privacy
 from data.chat_format import Line, as_messages, render_text, speaker_labels, training_ids
 from data.conversation import Conversation
 from data.readers import FORMATS, aihub, detect_format, read_source
-from data.report import Report
+from data.report import MAX_MASKED_LINES, Report
 from data.sources import SkipFile, iter_sources
 from data.windows import split_long_lines, windows
 
@@ -102,6 +102,7 @@ def report_of(prepared: Prepared, config: PrepareConfig, tokenizer_name: str) ->
         files=[{"source": source, "format": fmt} for source, fmt in report.files_read.items()],
         skipped_files=report.skipped_files, skipped_lines=report.skipped_lines,
         skipped_line_count=report.skipped_line_count, dropped_conversations=dict(report.dropped), notes=report.notes,
+        masked={kind: report.masked[kind] for kind in PII_KINDS if report.masked[kind]},
     )
 
 
@@ -146,6 +147,10 @@ def _label(conv: Conversation, config: PrepareConfig, report: Report) -> list[Li
         texts = [masking.mask_text(turn.text, conv.names) for turn in turns]
     else:
         texts = [turn.text.strip() for turn in turns]
+    if config.mask_pii and conv.format != "aihub":  # AI Hub's own tags de-identify it (masking.TAG_PLACEHOLDERS)
+        kinds = [kind for kind in PII_KINDS if kind not in config.keep]
+        known = privacy.participant_words(conv.names)
+        texts = [_masked(text, kinds, known, report) for text in texts]
     kept = [(turn.speaker, text) for turn, text in zip(turns, texts) if text]
     if not kept:
         report.dropped[Text("empty", "내용 없음")] += 1
@@ -163,6 +168,15 @@ def _label(conv: Conversation, config: PrepareConfig, report: Report) -> list[Li
                          f"{conv.source}: 봇 = {bot} (가장 말을 많이 한 참여자입니다. 다른 화자는 --bot으로 고르세요)"))
     labels = speaker_labels(speakers, bot, config.speakers)
     return [Line(labels[speaker], "assistant" if speaker == bot else "user", text) for speaker, text in kept]
+
+
+def _masked(text: str, kinds: list[str], known: list[str], report: Report) -> str:
+    findings = privacy.find(text, kinds, known)
+    if findings:
+        report.masked.update(item.kind for item in findings)
+        if len(report.masked_lines) < MAX_MASKED_LINES:
+            report.masked_lines.append((text, findings))
+    return privacy.masked(text, findings)
 
 
 def _bot_for(conv: Conversation, config: PrepareConfig) -> str:
@@ -233,6 +247,10 @@ def _parse_args(argv: list[str] | None) -> tuple[PrepareConfig, Path]:
     parser.add_argument("--speakers", choices=SPEAKER_STYLES, default=defaults.speakers)
     parser.add_argument("--bot", default=None, metavar="SPEAKER", help=PrepareConfig.model_fields["bot"].description)
     parser.add_argument("--no-mask-names", dest="mask_names", action="store_false")
+    parser.add_argument("--no-mask-pii", dest="mask_pii", action="store_false",
+                        help="leave personal information in KakaoTalk and generic inputs as it is")
+    parser.add_argument("--keep", action="append", default=[], choices=PII_KINDS, metavar="KIND",
+                        help=f"a kind of personal information to leave as it is (repeatable): {', '.join(PII_KINDS)}")
     parser.add_argument("--val-ratio", type=float, default=defaults.val_ratio)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--max-length", type=int, default=defaults.max_length)
@@ -269,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
                        f"대화 {stats['conversations_kept']}개에서 학습 예제 {stats['train_examples']}개, 검증 예제 "
                        f"{stats['val_examples']}개를 만들었습니다(대화 {stats['conversations_dropped']}개 제외됨, "
                        f"파일 {stats['files_skipped']}개 건너뜀) -> {out_dir}"), lang))
+    masked = prepared.report.masked
+    if masked:
+        counts = ", ".join(f"{kind} {masked[kind]}" for kind in PII_KINDS if masked[kind])
+        print(text_in(Text(f"personal information masked: {counts}", f"가린 개인정보: {counts}"), lang))
     for skip in prepared.report.skipped_files:
         skipped = "건너뜀" if lang == "ko" else "skipped"
         print(f"{skipped} {skip['source']}: {text_in(skip['reason'], lang)}", file=sys.stderr)

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 MAX_LISTED_LINES = 1000  # skipped lines beyond this are only counted, so a bad 1 GB file can't bloat the report
+MAX_MASKED_LINES = 50    # lines kept with what was masked in them, for the Dataset tab's preview (never written)
 
 
 @dataclass
@@ -19,6 +20,8 @@ class Report:
     skipped_line_count: int = 0
     dropped: Counter = field(default_factory=Counter)                # reason -> conversations dropped
     notes: list[str] = field(default_factory=list)
+    masked: Counter = field(default_factory=Counter)                 # personal information kind -> masked
+    masked_lines: list = field(default_factory=list)                 # (original line, its findings), for the preview
 
     def skip_file(self, source: str, reason: str) -> None:
         self.skipped_files.append({"source": source, "reason": reason})

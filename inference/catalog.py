@@ -74,14 +74,16 @@ def _add_run(run: RunDir, workspace: Workspace, exported_names: set[str], bases:
     contract = run_contract(run, config, workspace)
     base_id = f"base-hf:{config.base_model}"
     bases.setdefault(base_id, ChatModelSpec(id=base_id, label=f"base · {config.base_model} (transformers)", kind="hf",
-                                            base_model=config.base_model, prompt=contract))
+                                            base_model=config.base_model, prompt=contract,
+                                            load_in_4bit=bool(config.load_in_4bit)))
     for name in run.adapters():
         if workspace.export_name(run.name, name) in exported_names:
             continue
         model_id = f"run:{run.name}/{name}"
         unexported[model_id] = ChatModelSpec(
             id=model_id, label=f"{run.name} · {name} (transformers, not exported)", kind="hf",
-            base_model=config.base_model, adapter_dir=str(run.files.adapter_dir(name)), prompt=contract)
+            base_model=config.base_model, adapter_dir=str(run.files.adapter_dir(name)), prompt=contract,
+            load_in_4bit=bool(config.load_in_4bit))
 
 
 def run_contract(run: RunDir, config: TrainConfig, workspace: Workspace) -> PromptContract:

@@ -7,6 +7,7 @@ within a memory budget; a model too large for the memory left is refused before 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import queue
 import random
@@ -29,7 +30,8 @@ from core.ram import meminfo
 from core.workspace import ExportPaths
 from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
-from models.gguf import import_llama_cpp
+from models.gguf import import_llama_cpp, is_cuda_build
+from models.resolve import nf4_quantization
 
 GIB = 2**30
 CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
@@ -56,6 +58,7 @@ class ChatModelSpec(BaseModel):
     base_model: str | None = None
     base_path: str | None = None   # hf: the base model folder
     adapter_dir: str | None = None  # hf: None chats with the base model itself
+    load_in_4bit: bool = False      # hf: the base in 4-bit where CUDA allows, as a QLoRA run trained it
     file_kind: str | None = None    # an exported file's kind: f16, q8_0, q4_k_m, …, lora
     prompt: PromptContract = PromptContract(end_tokens=["<|end_of_text|>"])
     problem: str | None = None      # set for an entry that is listed but cannot be chatted with (why)
@@ -212,13 +215,16 @@ class HfModel:
         self.closed = False
         tokenizer_dir = spec.adapter_dir or spec.base_path
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        self.in_4bit = loads_in_4bit(spec)
+        placement = (dict(quantization_config=nf4_quantization(torch.bfloat16), device_map={"": 0})
+                     if self.in_4bit else {})
         model = AutoModelForCausalLM.from_pretrained(spec.base_path, dtype="auto", use_safetensors=True,
-                                                     trust_remote_code=False)
+                                                     trust_remote_code=False, **placement)
         if spec.adapter_dir:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, spec.adapter_dir)
-        self.model = model.to(self.device).eval()
+        self.model = (model if self.in_4bit else model.to(self.device)).eval()
         self.n_ctx = min(n_ctx, getattr(model.config, "max_position_embeddings", n_ctx) or n_ctx)
         self.template = ChatTemplate.of_tokenizer(self.tokenizer)
 
@@ -416,6 +422,13 @@ class ModelCache:
                     held -= model.size_bytes
                 finally:
                     model.lock.release()
+        if held + need > self.budget_bytes:  # what is left is answering now and cannot be unloaded
+            raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but the models answering now hold "
+                            f"{held / GIB:.1f} GiB of the chat memory budget of {self.budget_bytes / GIB:.1f} GiB: "
+                            "wait until they finish, or choose a smaller quantization (q4_k_m). It was not loaded.",
+                            ko=f"{name}에는 약 {need / GIB:.1f} GiB가 필요하지만 지금 답하고 있는 모델들이 대화용 메모리 "
+                               f"한도 {self.budget_bytes / GIB:.1f} GiB 중 {held / GIB:.1f} GiB를 쓰고 있습니다. 답이 "
+                               "끝난 뒤 다시 하거나 더 작은 양자화(q4_k_m)를 고르세요. 모델을 불러오지 않았습니다.")
         free = free_bytes() - reserved
         if need > free:
             raise UserError(f"{name} needs about {need / GIB:.1f} GiB, but only {free / GIB:.1f} GiB of "
@@ -438,9 +451,33 @@ def estimate_bytes(spec: ChatModelSpec) -> int:
         weights = sum(llama.check_gguf(path).stat().st_size for path in files)
         return weights + _context_bytes(spec)
     weights = sum(path.stat().st_size for path in Path(spec.base_path).glob("*.safetensors"))
+    if loads_in_4bit(spec):
+        weights = _four_bit_bytes(Path(spec.base_path), weights)
     if spec.adapter_dir:
         weights += sum(path.stat().st_size for path in Path(spec.adapter_dir).glob("*.safetensors"))
     return int(weights * 1.2)
+
+
+def loads_in_4bit(spec: ChatModelSpec) -> bool:
+    """A QLoRA run's base chats in 4-bit on CUDA with bitsandbytes, as it was trained (and in a quarter
+    of the memory); on a CPU, or without bitsandbytes, in its stored precision."""
+    if not (spec.kind == "hf" and spec.load_in_4bit):
+        return False
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+
+
+def _four_bit_bytes(base_path: Path, stored_bytes: int) -> int:
+    """NF4 keeps the embeddings and the output layer as stored and every other weight in about 0.53
+    bytes a parameter (4 bits and their scales)."""
+    config = json.loads((base_path / "config.json").read_text(encoding="utf-8"))
+    config = config.get("text_config", config)
+    per_parameter = 4 if (config.get("dtype") or config.get("torch_dtype")) == "float32" else 2
+    kept = config["vocab_size"] * config["hidden_size"] * per_parameter * (1 if config.get("tie_word_embeddings") else 2)
+    return kept + int(max(stored_bytes - kept, 0) / per_parameter * 0.53)
 
 
 def context_length(spec: ChatModelSpec) -> int:
@@ -498,16 +535,20 @@ def free_bytes() -> int:
 
 
 def _gpu_memory() -> tuple[int, int] | None:
-    """(free, total) of the GPU when llama.cpp offloads to one; None on a CPU build."""
-    llama_cpp = import_llama_cpp()  # a CUDA build has torch imported first, where it is installed
-    if not llama_cpp.llama_supports_gpu_offload():
+    """(free, total) of the GPU when llama.cpp offloads to one; None on a CPU build. Read through
+    nvidia-smi, not torch: torch in the same process as llama.cpp's CUDA build crashes it (models.gguf)."""
+    import shutil
+    import subprocess
+
+    if not is_cuda_build() or not shutil.which("nvidia-smi"):
         return None
     try:
-        import torch
-
-        return torch.cuda.mem_get_info() if torch.cuda.is_available() else None
-    except ImportError:
+        answer = subprocess.run(["nvidia-smi", "--query-gpu=memory.free,memory.total", "--format=csv,noheader,nounits",
+                                 "--id=0"], capture_output=True, text=True, timeout=20, check=True).stdout
+        free_mib, total_mib = (int(part) for part in answer.strip().splitlines()[0].split(","))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
+    return free_mib * 2**20, total_mib * 2**20
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,7 +168,7 @@ def _run_adapters(text: str, run: RunDir, workspace: Workspace, only: str | None
     ordered = sorted(chosen, key=lambda name: (step_of(name) if step_of(name) is not None else 10**9, name == FINAL))
     return [Candidate(text if only else f"run:{run.name}/{name}", ChatModelSpec(id=f"run:{run.name}/{name}", label=f"{run.name} · {name}", kind="hf",
                                           base_model=config.base_model, adapter_dir=str(run.files.adapter_dir(name)),
-                                          prompt=contract),
+                                          prompt=contract, load_in_4bit=bool(config.load_in_4bit)),
                       run=run.name, step=step_of(name))
             for name in ordered]
 

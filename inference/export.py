@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core import artifacts, fileio
-from core.artifacts import QUANTS, ExportedFile, ExportManifest, ExportRequest, PromptContract, TrainConfig
+from core.artifacts import QUANTS, ExportedFile, ExportManifest, ExportRequest, PromptContract
 from core.errors import UserError
 from core.exports import ExportDir
 from core.i18n import Text, env_lang, text_in
@@ -82,14 +82,18 @@ def export(request: ExportRequest, workspace: Workspace, progress: Progress = la
     timings["quantize_s"] = round(time.perf_counter() - clock, 1)
 
     step("verify", 0.6)
+    clock = time.perf_counter()
     contract = prompt_contract(run, request.checkpoint, adapter_dir, workspace)
     reference = Reference(out.merged, contract)
     results = [_verified(path, kind, reference) for kind, path in made.items() if kind in request.quants]
+    timings["verify_s"] = round(time.perf_counter() - clock, 1)
     if "f16" not in request.quants:
         out.gguf("f16").unlink()
     if request.lora:
         step("LoRA", 0.8)
+        clock = time.perf_counter()
         results.append(_export_lora(base_dir, adapter_dir, out, reference))
+        timings["lora_s"] = round(time.perf_counter() - clock, 1)
 
     template = ChatTemplate.of_tokenizer(_tokenizer(out.merged))
     for result in results:
@@ -245,7 +249,7 @@ def run_job(request: ExportRequest, workspace: Workspace, say: Callable[[str], N
         return manifest
 
 
-STEPS_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "LoRA": "LoRA", "done": "완료",
+STEPS_KO = {"merge": "병합", "convert": "변환", "quantize": "양자화", "verify": "검증", "LoRA": "LoRA", "lora": "LoRA", "done": "완료",
             "start": "시작"}
 
 

@@ -4,8 +4,12 @@ training code), its requirements, README front matter and a model card (training
 summary, verification); then, given a token, pushed with the GGUF to the Hub. The token is used for
 the upload only: never logged, never written to a file.
 
-    python -m inference.publish EXPORT_DIR --file model-q4_k_m.gguf --out DIR [--repo USER/NAME]
+    python -m inference.publish EXPORT_DIR --file model-q4_k_m.gguf --out DIR [--repo USER/NAME] [--confirm]
     (the token comes from HF_TOKEN)
+
+Before the folder is built, the privacy check (inference/privacy_check.py) runs on the file; its
+counts go into the model card, and pushing needs --confirm (the app: a tick) when it found that the
+dataset was prepared with masking off or that the model repeats training lines.
 """
 from __future__ import annotations
 
@@ -18,9 +22,9 @@ import sys
 from pathlib import Path
 
 from core import artifacts, fileio
-from core.artifacts import DatasetReport, ExportedFile, ExportManifest, TrainConfig, UnreadableFile
+from core.artifacts import DatasetReport, ExportedFile, ExportManifest, PrivacyCheck, TrainConfig, UnreadableFile
 from core.errors import UserError
-from core.i18n import env_lang
+from core.i18n import Text, env_lang, text_in
 from core.workspace import DatasetPaths, ExportPaths, RunPaths, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,8 +61,10 @@ if __name__ == "__main__":
 '''
 
 
-def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | None = None) -> Path:
-    """The Space folder for `export_dir/gguf_name`; the GGUF is linked (or copied) into `models/`."""
+def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | None = None,
+                privacy: PrivacyCheck | None = None) -> Path:
+    """The Space folder for `export_dir/gguf_name`; the GGUF is linked (or copied) into `models/`;
+    the model card carries the privacy check's counts when one is given."""
     export_dir, out_dir = Path(export_dir), Path(out_dir)
     manifest = artifacts.read(ExportPaths(export_dir).manifest, ExportManifest)
     if manifest is None:
@@ -86,7 +92,7 @@ def build_space(export_dir: Path, gguf_name: str, out_dir: Path, title: str | No
         requirements = SPACE_REQUIREMENTS + (["transformers==5.17.0"]
                                              if manifest.prompt.prompt_format == "chat_template" else [])
         fileio.write_text(tmp / "requirements.txt", "\n".join(requirements) + "\n")
-        fileio.write_text(tmp / "README.md", model_card(manifest, result, title, _workspace_of(export_dir)))
+        fileio.write_text(tmp / "README.md", model_card(manifest, result, title, _workspace_of(export_dir), privacy))
     return out_dir
 
 
@@ -137,7 +143,39 @@ def _workspace_of(export_dir: Path) -> Workspace | None:
     return Workspace(export_dir.resolve().parent.parent) if export_dir.resolve().parent.name == "exports" else None
 
 
-def model_card(manifest: ExportManifest, result: ExportedFile, title: str, workspace: Workspace | None = None) -> str:
+def checked_for_publishing(export_dir: Path, gguf_name: str, workspace: Workspace | None = None) -> PrivacyCheck:
+    """The privacy check of the file (made now, or read back when nothing changed since)."""
+    from inference.privacy_check import checked
+
+    return checked(Path(export_dir), gguf_name, workspace or _workspace_of(export_dir) or Workspace.open())
+
+
+def require_confirmation(privacy: PrivacyCheck, confirmed: bool) -> None:
+    """Pushing a model the check flagged needs the user's explicit go-ahead."""
+    if privacy.needs_confirmation and not confirmed:
+        reasons = privacy.reasons()
+        raise UserError("Not published: " + "; ".join(map(str, reasons)) + ". Look at the privacy check "
+                        f"({privacy.gguf.removesuffix('.gguf')}.privacy.json beside the export), then confirm to "
+                        "publish anyway.",
+                        ko="공유하지 않았습니다: " + "; ".join(text_in(reason, "ko") for reason in reasons) +
+                           f". 내보내기 폴더의 {privacy.gguf.removesuffix('.gguf')}.privacy.json을 확인한 뒤, "
+                           "그래도 공유하려면 확인란을 체크하세요.")
+
+
+def privacy_summary(privacy: PrivacyCheck) -> Text:
+    """One line on the check for the Export tab and the command line."""
+    probe = f"{privacy.repeated}/{len(privacy.probed)}"
+    remaining = sum(privacy.remaining.values())
+    return Text(f"Privacy check: masking {'on' if privacy.masked_kinds else 'OFF'}, {remaining} personal details "
+                f"left in the training data, {probe} probed training lines repeated word for word.",
+                f"개인정보 확인: 가리기 {'켜짐' if privacy.masked_kinds else '꺼짐'}, 학습 데이터에 남은 개인정보 "
+                f"{remaining}건, 확인한 학습 문장 중 그대로 이어 쓴 것 {probe}.")
+
+
+def model_card(manifest: ExportManifest, result: ExportedFile, title: str, workspace: Workspace | None = None,
+               privacy: PrivacyCheck | None = None) -> str:
+    from inference.privacy_check import card_section
+
     run_dir = workspace.relocate(manifest.run) if workspace else Path(manifest.run)
     config = _readable(lambda: TrainConfig.from_file(RunPaths(run_dir).config))
     report = None
@@ -184,6 +222,10 @@ llama-cpp-python. Prompt format: `{manifest.prompt.prompt_format}` (speakers: {m
 | statistic | value |
 | --- | --- |
 {dataset or '| (report not found) | |'}
+
+## Privacy
+
+{card_section(privacy)}
 
 ## Verification
 
@@ -235,13 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, metavar="DIR", help="where to build the Space folder")
     parser.add_argument("--repo", default=None, metavar="USER/NAME", help="push to this Space (token: HF_TOKEN)")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--confirm", action="store_true",
+                        help="publish even when the privacy check flags the model (masking off, repeated lines)")
     args = parser.parse_args(argv)
-    korean = env_lang() == "ko"
+    lang = env_lang()
+    korean = lang == "ko"
     try:
         fileio.check_replaceable(Path(args.out), is_space)
-        space_dir = build_space(Path(args.export_dir), args.file, Path(args.out), args.title)
+        privacy = checked_for_publishing(Path(args.export_dir), args.file)
+        print(text_in(privacy_summary(privacy), lang))
+        space_dir = build_space(Path(args.export_dir), args.file, Path(args.out), args.title, privacy)
         print(f"{'스페이스 폴더' if korean else 'Space folder'}: {space_dir}")
         if args.repo:
+            require_confirmation(privacy, args.confirm)
             print(f"{'공유했습니다' if korean else 'Published'}: {push_space(space_dir, args.repo, None)}")
     except UserError as err:
         print(f"error: {err.text()}", file=sys.stderr)

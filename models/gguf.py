@@ -43,20 +43,26 @@ CHECK_TEXTS = ["user: 오늘 점심 뭐 먹을래?\nbot: 떡볶이 어때? ㅋ�
 
 @functools.cache
 def import_llama_cpp():
-    """The llama_cpp module (looked up once: chat calls this for every prompt it tokenizes). Where it is a CUDA build and PyTorch is installed, torch is imported first:
-    importing torch after llama.cpp's CUDA library has loaded aborts the process (`free(): invalid
-    pointer`, seen on the lent H200; the other order works), and chat, export and evaluation use both."""
+    """The llama_cpp module (looked up once: chat calls this for every prompt it tokenizes).
+
+    Seen on the lent H200 (2026-12-03, bench/llama_cuda_check.py): llama.cpp's CUDA build runs alone,
+    but not in a process that also imports PyTorch: with torch imported first, loading a model ends
+    the process (SIGSEGV); importing torch after a model was loaded aborts it (`free(): invalid
+    pointer`); the same when llama.cpp was linked against torch's own CUDA libraries. So nothing on
+    the chat path imports torch where llama.cpp is a CUDA build (the GPU's memory is read through
+    nvidia-smi); a CPU build of llama.cpp and a CUDA PyTorch did share a process there."""
+    import llama_cpp
+
+    return llama_cpp
+
+
+def is_cuda_build() -> bool:
+    """Whether the installed llama_cpp is a CUDA build, known without loading it."""
     import importlib.util
 
     found = importlib.util.find_spec("llama_cpp")
     folders = list(found.submodule_search_locations or []) if found else []
-    cuda_build = any(any(Path(folder).glob("lib/*ggml-cuda*")) for folder in folders)
-    if cuda_build and importlib.util.find_spec("torch"):
-        import torch  # noqa: F401
-
-    import llama_cpp
-
-    return llama_cpp
+    return any(any(Path(folder).glob("lib/*ggml-cuda*")) for folder in folders)
 
 
 def silence_logs() -> None:

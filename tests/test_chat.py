@@ -93,6 +93,26 @@ def test_loaded_models_are_reused_evicted_within_the_budget_and_refused_when_too
     assert "GiB" in str(refused.value) and not tiny.loaded
 
 
+def test_a_model_that_does_not_fit_beside_models_answering_now_is_refused_with_why(chat_export):
+    """Compare: two models answer; a third that fits the budget only if one of them is unloaded waits
+    for nothing and loads nothing: it is refused, saying which memory is in use."""
+    small, large = gguf_spec(chat_export / "model-q4_k_m.gguf"), gguf_spec(chat_export / "model-f16.gguf")
+    third = gguf_spec(chat_export / "base-f16.gguf")
+    cache = ModelCache(budget_bytes=estimate_bytes(small) + estimate_bytes(large) + estimate_bytes(third) // 2)
+    answering = [cache.get(small), cache.get(large)]
+    for model in answering:
+        model.lock.acquire()  # what chat_stream holds while a model writes its answer
+    try:
+        with pytest.raises(UserError, match="answering now") as refused:
+            cache.get(third)
+        assert "GiB" in str(refused.value) and refused.value.ko and list(cache.loaded) == [small.key, large.key]
+    finally:
+        for model in answering:
+            model.lock.release()
+    cache.get(third)  # once they are done, the least recently used gives way
+    assert list(cache.loaded) == [large.key, third.key]
+
+
 def test_two_answers_stream_together_and_match_separate_runs(chat_export):
     cache = ModelCache()
     specs = [gguf_spec(chat_export / "base-f16.gguf"), gguf_spec(chat_export / "model-q4_k_m.gguf")]

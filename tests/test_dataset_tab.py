@@ -6,6 +6,7 @@ import json
 import pytest
 from gradio_client import Client, handle_file
 
+from core.artifacts import PII_KINDS
 from tests.app_server import running_app
 from tests.conftest import SAMPLES
 
@@ -26,7 +27,7 @@ def options(uploads=None, source_path="", **overrides) -> dict:
 
 def test_preview_of_the_bundled_sample_shows_stats_histogram_and_samples_with_special_tokens(app):
     url, _ = app
-    summary, histogram, files, samples, skipped = Client(url, verbose=False).predict(
+    summary, histogram, files, _, samples, skipped = Client(url, verbose=False).predict(
         **options(source_path="samples/aihub_synthetic", speakers="numbered"), api_name="/preview")
     assert "conversations kept of 180 found" in summary
     assert "Speakers per conversation: 2 speakers:" in summary and "3 speakers:" in summary
@@ -52,6 +53,26 @@ def test_upload_preview_and_save_a_kakao_export(app):
     assert "나 오늘 국수 땡겨" in bot_lines  # 최유나 is the bot
     assert json.loads((dataset / "report.json").read_text(encoding="utf-8"))["config"]["bot"] == "최유나"
     assert list((workspace_dir / "uploads").glob("*/kakao_mobile_synthetic.txt"))
+
+
+def test_personal_information_is_counted_highlighted_and_kept_by_kind(app, tmp_path):
+    from tests.test_privacy import PLANTED, export
+
+    url, _ = app
+    chat = tmp_path / "KakaoTalk_planted.txt"
+    chat.write_text(export([message.format(value) for _, value, message in PLANTED]), encoding="utf-8")
+    upload = [handle_file(str(chat))]
+    summary, _, _, masked, samples, _ = Client(url, verbose=False).predict(**options(uploads=upload, val_ratio=0.0),
+                                                                          api_name="/preview")
+    assert "Personal information masked: 2 phone numbers, 2 registration numbers, 1 card numbers" in summary
+    highlighted = [(part["token"], part["class_or_confidence"]) for part in masked["value"]]
+    assert ("010-9182-7364", "phone numbers") in highlighted and ("34나 5678", "car plates") in highlighted
+    assert ("851212-2345674", "registration numbers") in highlighted and ("최동훈", "other people's names") in highlighted
+    assert "010-9182-7364" not in samples and "<phone>" in samples and "<account>" in samples
+    kept_phones, *_, samples, _ = Client(url, verbose=False).predict(
+        **options(uploads=upload, val_ratio=0.0, pii_masked=[kind for kind in PII_KINDS if kind != "phone"]),
+        api_name="/preview")
+    assert "phone numbers" not in kept_phones and "010-9182-7364" in samples and "<account>" in samples
 
 
 def test_bad_input_gives_a_clear_message_not_a_traceback(app, tmp_path):

@@ -56,7 +56,7 @@ def test_every_format_is_written_verified_and_described(exported):
     assert kinds["f16"]["verification"]["greedy_match"] and kinds["lora"]["verification"]["greedy_match"]
     assert kinds["q4_k_m"]["size_bytes"] < kinds["q8_0"]["size_bytes"] < kinds["f16"]["size_bytes"]
     assert (out / "merged" / "model.safetensors").is_file() and (out / "merged" / "tokenizer.json").is_file()
-    assert set(summary["timings"]) == {"merge_s", "convert_s", "quantize_s"}
+    assert set(summary["timings"]) == {"merge_s", "convert_s", "quantize_s", "verify_s", "lora_s"}
 
 
 def contract_of(out) -> PromptContract:

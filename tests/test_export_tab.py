@@ -91,12 +91,15 @@ def test_publish_builds_a_space_folder_from_the_export(app):
     if not (workspace_dir / "exports" / "demo-run-final" / "export.json").is_file():
         client.predict("demo-run", "final", ["q4_k_m"], False, api_name="/export")
         wait_for_export(client, "demo-run")
-    message = client.predict("demo-run", "final", "model-q4_k_m.gguf", "", "", api_name="/publish")
+    message = client.predict("demo-run", "final", "model-q4_k_m.gguf", "", "", False, api_name="/publish")
     space_dir = workspace_dir / "spaces" / "demo-run-final-model-q4_k_m"
     assert "Space folder ready" in message and str(space_dir) in message
+    assert "Privacy check: masking on" in message and "probed training lines repeated" in message
     assert (space_dir / "app.py").is_file() and (space_dir / "models" / "model-q4_k_m.gguf").is_file()
-    with pytest.raises(Exception, match="token"):
-        client.predict("demo-run", "final", "model-q4_k_m.gguf", "minji/chatbot", "", api_name="/publish")
+    assert "## Privacy" in (space_dir / "README.md").read_text(encoding="utf-8")
+    assert not list(space_dir.rglob("*.privacy.json"))  # the check quotes training data: it stays home
+    with pytest.raises(Exception, match="token"):  # confirmed, in case the demo repeats a training line
+        client.predict("demo-run", "final", "model-q4_k_m.gguf", "minji/chatbot", "", True, api_name="/publish")
 
 
 def test_an_export_is_found_again_by_another_app_process_and_stopped_there(app):

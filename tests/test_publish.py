@@ -3,14 +3,19 @@ own as a Space would (python app.py, GRADIO_SERVER_* set) and chats; the token i
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from gradio_client import Client
 
+from core import artifacts
+from core.artifacts import ExportManifest, PrivacyCheck
 from core.errors import UserError
-from inference.publish import build_space, push_space
+from data.privacy import find
+from inference.privacy_check import check
+from inference.publish import build_space, checked_for_publishing, push_space, require_confirmation
 from tests.app_server import _wait_until_up, free_port
 from tests.conftest import ROOT
 
@@ -18,8 +23,49 @@ TOKEN = "hf_test_NotARealToken123"
 
 
 @pytest.fixture(scope="module")
-def space_dir(chat_export, tmp_path_factory):
-    return build_space(chat_export, "model-q4_k_m.gguf", tmp_path_factory.mktemp("space") / "chat-run-space")
+def privacy(chat_export, workspace):
+    return checked_for_publishing(chat_export, "model-q4_k_m.gguf", workspace)
+
+
+@pytest.fixture(scope="module")
+def space_dir(chat_export, privacy, tmp_path_factory):
+    return build_space(chat_export, "model-q4_k_m.gguf", tmp_path_factory.mktemp("space") / "chat-run-space",
+                       privacy=privacy)
+
+
+def test_the_privacy_check_scans_the_training_data_probes_the_model_and_its_figures_reach_the_card(
+        privacy, space_dir, chat_export, workspace):
+    assert privacy.masked_kinds and privacy.lines_scanned > 1000 and privacy.stamp
+    assert len(privacy.probed) == 30 and all(line.prompt_half and line.real_half for line in privacy.probed)
+    assert all(re.search(r"\d|<name>", line.prompt_half + line.real_half)
+               or find(line.prompt_half + line.real_half, ["name"]) for line in privacy.probed)
+    written = artifacts.read(chat_export / "model-q4_k_m.privacy.json", PrivacyCheck)
+    assert written.repeated == privacy.repeated and written.stamp == privacy.stamp
+    card = (space_dir / "README.md").read_text(encoding="utf-8")
+    assert (f"{privacy.repeated} of 30 training lines holding a number or a name were continued word for word"
+            in card)
+    assert f"({privacy.lines_scanned} lines scanned)" in card
+    assert checked_for_publishing(chat_export, "model-q4_k_m.gguf", workspace) == privacy  # read back, not redone
+
+
+def test_a_dataset_prepared_with_masking_off_needs_a_confirmation_to_publish(chat_export, tmp_path):
+    from tests.test_privacy import PLANTED, export
+
+    chat = tmp_path / "KakaoTalk_planted.txt"
+    chat.write_text(export([message.format(value) for _, value, message in PLANTED] * 3), encoding="utf-8")
+    dataset = tmp_path / "unmasked"
+    prepared = subprocess.run([sys.executable, "-m", "data.prepare", str(chat), "--out", str(dataset),
+                               "--no-mask-pii"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert prepared.returncode == 0, prepared.stderr
+    manifest = artifacts.read(chat_export / "export.json", ExportManifest)
+    flagged = check(chat_export / "model-q4_k_m.gguf", manifest, dataset, lines=5)
+    assert flagged.masked_kinds == [] and flagged.needs_confirmation
+    assert {"phone", "rrn", "card", "account", "email", "url", "plate"} <= set(flagged.remaining)
+    assert "010-9182-7364" in {finding.text for finding in flagged.findings}
+    assert 0 < len(flagged.probed) <= 5
+    with pytest.raises(UserError, match="Not published: the dataset was prepared with personal-information masking off"):
+        require_confirmation(flagged, confirmed=False)
+    require_confirmation(flagged, confirmed=True)
 
 
 def front_matter(readme: str) -> dict:

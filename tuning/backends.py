@@ -3,6 +3,7 @@ transformers + PEFT (+ bitsandbytes 4-bit on CUDA). The caller passes a resolved
 from __future__ import annotations
 
 from core.artifacts import TrainConfig
+from models.resolve import nf4_quantization
 
 
 def load_for_training(config: TrainConfig, model_path: str, unchecked_layers: int = 0):
@@ -41,11 +42,7 @@ def _load_hf(config: TrainConfig, model_path: str):
     kwargs = dict(dtype=dtype, attn_implementation="sdpa", use_safetensors=True,
                   trust_remote_code=config.trust_remote_code)
     if config.load_in_4bit:
-        from transformers import BitsAndBytesConfig
-
-        kwargs.update(device_map={"": 0}, quantization_config=BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype))
+        kwargs.update(device_map={"": 0}, quantization_config=nf4_quantization(dtype))
     elif torch.cuda.is_available():
         kwargs.update(device_map={"": 0})
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)

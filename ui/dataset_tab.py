@@ -10,11 +10,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from core.artifacts import FORMATS, SPEAKER_STYLES, PrepareConfig
+from core.artifacts import FORMATS, PII_KINDS, SPEAKER_STYLES, PrepareConfig
 from core.errors import UserError
 from core.fileio import atomic_path
 from core.workspace import Workspace, check_name
-from data import bundled
+from data import bundled, privacy
 from data.chat_format import visible_tokens
 from data.prepare import Prepared, prepare, write
 from models.resolve import load_tokenizer
@@ -23,6 +23,11 @@ from ui.forms import Form
 from ui.i18n import T, lang, localized, say
 
 PREVIEW_EXAMPLES = 3
+MASKED_LINES_SHOWN = 20
+PII_LABELS = {"phone": ("phone numbers", "전화번호"), "rrn": ("registration numbers", "주민·외국인등록번호"),
+              "card": ("card numbers", "카드 번호"), "account": ("bank accounts", "계좌 번호"), "email": ("emails", "이메일"),
+              "url": ("links", "링크"), "address": ("addresses", "주소"), "plate": ("car plates", "차량 번호"),
+              "name": ("other people's names", "다른 사람 이름")}
 HISTOGRAM_BINS = 12
 
 
@@ -50,6 +55,11 @@ def create_dataset_tab(workspace: Workspace) -> dict:
                              info=T("the speaker whose replies the model learns", "모델이 답변을 학습할 화자"))
             mask_names = gr.Checkbox(label=T("Mask names as <name>", "이름 가리기 (<name>으로)"),
                                      value=defaults.mask_names)
+        pii_masked = gr.CheckboxGroup(
+            label=T("Mask personal information (KakaoTalk and generic inputs)", "개인정보 가리기 (카카오톡·일반 형식)"),
+            choices=[(T(*PII_LABELS[kind]), kind) for kind in PII_KINDS], value=list(PII_KINDS),
+            info=T("each kind found becomes its placeholder (<phone>, <account>, …); uncheck a kind to keep it",
+                   "찾은 개인정보는 종류별 표시(<phone>, <account>, …)로 바뀝니다. 남길 종류는 체크를 해제하세요"))
         with gr.Row():
             tokenizer = gr.Textbox(label=T("Tokenizer", "토크나이저"), value=defaults.tokenizer,
                                    info=T("demo, a local model folder, or a Hugging Face id",
@@ -70,6 +80,9 @@ def create_dataset_tab(workspace: Workspace) -> dict:
         histogram = gr.BarPlot(x="tokens", y="examples", title=T("Tokens per example", "예시당 토큰 수"),
                                x_title="tokens (bin start)", y_title="examples")
         files_table = gr.Dataframe(label=T("Files read", "읽은 파일"), headers=["source", "format"], interactive=False)
+    masked_view = gr.HighlightedText(label=T("Personal information found and masked (as it was; only shown here)",
+                                             "찾아서 가린 개인정보 (원래 내용, 여기에만 표시)"),
+                                     show_legend=True, combine_adjacent=False, visible=False)
     samples = gr.Code(label=T("Samples as the trainer sees them (special tokens shown)",
                               "학습 과정에 들어가는 그대로의 샘플 (특수 토큰 표시)"), language=None, lines=14)
     skipped_table = gr.Dataframe(label=T("Skipped (with reasons)", "건너뛴 항목 (이유 포함)"),
@@ -84,7 +97,8 @@ def create_dataset_tab(workspace: Workspace) -> dict:
     # The inputs come from the upload or the workspace path; every other field is PrepareConfig's own.
     form = Form(uploads=uploads, source_path=source_path, format=fmt, speakers=speakers, bot=bot,
                 mask_names=mask_names, tokenizer=tokenizer, max_length=max_length, overlap_turns=overlap_turns,
-                gap_minutes=gap_minutes, val_ratio=val_ratio, seed=seed)
+                gap_minutes=gap_minutes, val_ratio=val_ratio, seed=seed,
+                pii_masked=pii_masked)  # last: callers of the API by position keep their order
 
     @user_errors
     def on_preview(values):
@@ -104,7 +118,8 @@ def create_dataset_tab(workspace: Workspace) -> dict:
         return message, gr.update(choices=workspace.dataset_names(), value=out_dir.name)
 
     preview_button.click(form.handler(on_preview), inputs=form.inputs,
-                         outputs=[summary, histogram, files_table, samples, skipped_table], api_name="preview")
+                         outputs=[summary, histogram, files_table, masked_view, samples, skipped_table],
+                         api_name="preview")
     save_button.click(form.handler(on_save, leading=("name",)), inputs=[dataset_name, *form.inputs],
                       outputs=[saved_message, saved_datasets], api_name="save_dataset")
     return {"saved_datasets": saved_datasets}
@@ -123,6 +138,9 @@ def workspace_sources(workspace: Workspace) -> list[str]:
 def prepare_config(workspace: Workspace, values: dict) -> PrepareConfig:
     """The form's values as the config: the inputs are the uploaded files, else the workspace path."""
     uploads, source_path = values.pop("uploads", None), values.pop("source_path", None)
+    masked = values.pop("pii_masked", None)  # the kinds checked; the config names those left as they are
+    if masked is not None:
+        values["keep"] = [kind for kind in PII_KINDS if kind not in masked]
     inputs = [str(path) for path in _store_uploads(workspace, uploads)] if uploads else []
     if not inputs and source_path:
         inputs = [str(workspace.inside(source_path))]
@@ -175,12 +193,27 @@ def _views(prepared: Prepared, tokenizer, workspace: Workspace):
     )
     sample_text = "\n\n────────\n\n".join(visible_tokens(example["text"], tokenizer)
                                          for example in prepared.examples[:PREVIEW_EXAMPLES])
-    return summary, token_histogram(stats["tokens_per_example"]), files, sample_text, skipped
+    return summary, token_histogram(stats["tokens_per_example"]), files, _masked_view(prepared), sample_text, skipped
+
+
+def _masked_view(prepared: Prepared):
+    """The first lines where preparation found personal information, as they were, each value
+    highlighted with its kind: what the placeholders replaced (shown here, never written)."""
+    lines = prepared.report.masked_lines[:MASKED_LINES_SHOWN]
+    if not lines:
+        return gr.update(value=None, visible=False)
+    korean = lang() == "ko"
+    segments = []
+    for text, findings in lines:
+        segments += [(piece, PII_LABELS[kind][korean] if kind else None)
+                     for piece, kind in privacy.found_segments(text, findings)] + [("\n", None)]
+    return gr.update(value=segments, visible=True)
 
 
 def _summary_lines(stats: dict, report) -> list[str]:
     """The preview's summary in the page's language (the notes follow it)."""
     s, dropped, per_conversation = stats, report.dropped.items(), stats["speakers_per_conversation"].items()
+    masked = [(kind, report.masked[kind]) for kind in PII_KINDS if report.masked[kind]]
     if lang() == "ko":
         return [
             (f"찾은 대화 {s['conversations_found']}개 중 **{s['conversations_kept']}**개 사용 "
@@ -189,6 +222,7 @@ def _summary_lines(stats: dict, report) -> list[str]:
             "- 대화당 화자 수: " + ", ".join(f"{n}명: {count}" for n, count in per_conversation),
             f"- {s['max_length']} 토큰 기준 윈도 분할: 대화 {s['conversations_windowed']}개 ({s['windowed_share']:.0%})",
             "- 제외된 대화: " + (", ".join(f"{localized(reason)} {count}개" for reason, count in dropped) or "없음"),
+            "- 가린 개인정보: " + (", ".join(f"{PII_LABELS[kind][1]} {count}개" for kind, count in masked) or "없음"),
         ]
     return [
         (f"**{s['conversations_kept']}** conversations kept of {s['conversations_found']} found "
@@ -198,6 +232,8 @@ def _summary_lines(stats: dict, report) -> list[str]:
         (f"- Windowed at {s['max_length']} tokens: {s['conversations_windowed']} conversations "
          f"({s['windowed_share']:.0%})"),
         "- Dropped conversations: " + (", ".join(f"{count} {reason}" for reason, count in dropped) or "none"),
+        "- Personal information masked: " + (", ".join(f"{count} {PII_LABELS[kind][0]}" for kind, count in masked)
+                                              or "none"),
     ]
 
 

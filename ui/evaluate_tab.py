@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import shlex
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd

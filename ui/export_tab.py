@@ -58,6 +58,9 @@ def create_export_tab(workspace: Workspace) -> dict:
                                             "스페이스 (사용자/이름), 비우면 폴더만 만듭니다"), placeholder="minji/my-chatbot")
             token = gr.Textbox(label=T("Hugging Face token (or HF_TOKEN)", "Hugging Face 토큰 (또는 HF_TOKEN)"),
                                type="password")
+        confirm_publish = gr.Checkbox(
+            label=T("Publish even if the privacy check flags it (masking was off, or the model repeats training lines)",
+                    "개인정보 확인에서 경고가 나와도 공유 (가리기 꺼짐, 또는 모델이 학습 문장을 그대로 반복)"), value=False)
         publish_button = gr.Button(T("Publish", "공유"))
         publish_message = gr.Markdown()
 
@@ -81,15 +84,20 @@ def create_export_tab(workspace: Workspace) -> dict:
                          f"{selected} 내보내기를 다음 단계에서 중지합니다."))
 
     @user_errors
-    def on_publish(selected, chosen_checkpoint, gguf_name, repo, hub_token):
+    def on_publish(selected, chosen_checkpoint, gguf_name, repo, hub_token, confirmed):
         export_dir = _target(workspace, selected, chosen_checkpoint).path
         name = f"{export_dir.name}-{Path(gguf_name or '').stem}"
-        space_dir = publish.build_space(export_dir, gguf_name, workspace.spaces / name)
+        privacy = publish.checked_for_publishing(export_dir, gguf_name, workspace)
+        checked = localized(publish.privacy_summary(privacy)) + "".join(
+            f"\n- ⚠️ {localized(reason)}" for reason in privacy.reasons())
+        space_dir = publish.build_space(export_dir, gguf_name, workspace.spaces / name, privacy=privacy)
         if not (repo or "").strip():
             return say(f"Space folder ready: `{space_dir}` (start it with `python app.py` inside it).",
-                       f"스페이스 폴더를 만들었습니다: `{space_dir}` (그 안에서 `python app.py`로 실행하세요).")
+                       f"스페이스 폴더를 만들었습니다: `{space_dir}` (그 안에서 `python app.py`로 실행하세요).") + "\n\n" + checked
+        publish.require_confirmation(privacy, bool(confirmed))
         url = publish.push_space(space_dir, repo.strip(), hub_token or None)
-        return say(f"Published to [{url}]({url}) from `{space_dir}`.", f"[{url}]({url})에 공유했습니다 (폴더: `{space_dir}`).")
+        return say(f"Published to [{url}]({url}) from `{space_dir}`.",
+                   f"[{url}]({url})에 공유했습니다 (폴더: `{space_dir}`).") + "\n\n" + checked
 
     def views_of(selected, chosen_checkpoint):
         if not selected:
@@ -103,7 +111,7 @@ def create_export_tab(workspace: Workspace) -> dict:
     views = [status, table, downloads]
     checkpoint.change(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden", api_name="export_views")
     timer.tick(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden")
-    publish_button.click(on_publish, inputs=[run, checkpoint, publish_file, space_repo, token],
+    publish_button.click(on_publish, inputs=[run, checkpoint, publish_file, space_repo, token, confirm_publish],
                          outputs=[publish_message], api_name="publish")
 
     def refreshed():
