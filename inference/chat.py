@@ -31,7 +31,7 @@ from core.workspace import ExportPaths
 from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
 from models.gguf import import_llama_cpp, is_cuda_build
-from models.resolve import nf4_quantization
+from models.quantization import nf4_quantization
 
 GIB = 2**30
 CHAT_CONTEXT = 4096         # tokens; Llama-3 was trained on 8192, but chat turns are short
