@@ -16,17 +16,9 @@ DEMO = "demo"
 DEMO_MODEL_TYPE = "llama"
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.jinja", "*.model"]
 __all__ = ["DEFAULT_BASE_MODEL", "DEMO", "load_tokenizer", "resolve_model_path", "known_model_type",
-           "known_chat_template", "nf4_quantization"]
+           "known_chat_template"]
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
-
-
-def nf4_quantization(compute_dtype):
-    """QLoRA's 4-bit base (bitsandbytes NF4, double quantization): training and chat load it alike."""
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=compute_dtype)
 
 
 def load_tokenizer(spec: str, workspace: Workspace | None = None):

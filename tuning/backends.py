@@ -3,7 +3,7 @@ transformers + PEFT (+ bitsandbytes 4-bit on CUDA). The caller passes a resolved
 from __future__ import annotations
 
 from core.artifacts import TrainConfig
-from models.resolve import nf4_quantization
+from models.quantization import nf4_quantization
 
 
 def load_for_training(config: TrainConfig, model_path: str, unchecked_layers: int = 0):
