@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 
 from core.workspace import WORKSPACE_ENV, Workspace  # noqa: E402
 from data.bundled import ensure_sample_dataset, install_sample  # noqa: E402
+from models.demo import ensure_demo_gguf  # noqa: E402
 from models.resolve import resolve_model_path  # noqa: E402
 from tuning.config import Hardware  # noqa: E402
 from ui.chat_tab import create_chat_tab  # noqa: E402
@@ -48,7 +49,8 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
             with gr.Tab("Export · 내보내기", id="export", elem_id="tab-export") as export_tab:
                 export = create_export_tab(workspace)
             with gr.Tab("Chat · 대화", id="chat", elem_id="tab-chat") as chat_tab:
-                chat = create_chat_tab(workspace, resolve_base=lambda base: resolve_model_path(base, workspace))
+                chat = create_chat_tab(workspace, resolve_base=lambda base: resolve_model_path(base, workspace),
+                                       make_demo_gguf=lambda: ensure_demo_gguf(workspace))
             with gr.Tab("Evaluate · 평가", id="evaluate", elem_id="tab-evaluate") as evaluate_tab:
                 evaluation = create_evaluate_tab(workspace)
         # Datasets saved in the Dataset tab appear in the Train tab's picker.

@@ -145,6 +145,7 @@ class Workspace:
     runs = property(lambda self: self.root / "runs")
     exports = property(lambda self: self.root / "exports")
     models = property(lambda self: self.root / "models")
+    demo_gguf = property(lambda self: self.models / "demo-gguf" / "demo-f16.gguf")  # the demo base, to chat with
     samples = property(lambda self: self.root / "samples")
     chats = property(lambda self: self.root / "chats")          # SavedConversation files
     spaces = property(lambda self: self.root / "spaces")        # chat-only Space folders built by Publish

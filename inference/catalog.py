@@ -18,8 +18,13 @@ PREFERRED_KINDS = ("q4_k_m", "q5_k_m", "q6_k", "q8_0", "f16", "lora")  # the def
 UNREADABLE = "unreadable:"
 
 
-def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
-    """Id → what to load; fine-tuned exports first (newest first), then bases, checkpoints, loose files."""
+DEMO_BASE = "base-gguf:demo"
+
+
+def chat_models(workspace: Workspace, demo_base: bool = False) -> dict[str, ChatModelSpec]:
+    """Id → what to load; fine-tuned exports first (newest first), then bases, checkpoints, loose files.
+    `demo_base` lists the demo base as GGUF even before anything was exported (the app builds it on
+    first use: ModelCache's `make_file`); a chat-only Space, which cannot build it, leaves it out."""
     exports, bases, unexported, unreadable = {}, {}, {}, {}
     exported_names = set()
     for entry in list_exports(workspace.exports):
@@ -46,8 +51,15 @@ def chat_models(workspace: Workspace) -> dict[str, ChatModelSpec]:
             _add_run(entry.run, workspace, exported_names, bases, unexported)
         except artifacts.UnreadableFile as problem:  # a checkpoint's own files
             unreadable[UNREADABLE + f"runs/{entry.run.name}"] = _unreadable(f"runs/{entry.run.name}", problem)
+    if demo_base and DEMO_BASE not in bases:
+        built = workspace.demo_gguf.is_file()
+        bases[DEMO_BASE] = ChatModelSpec(id=DEMO_BASE, label="base · demo · f16 GGUF" + ("" if built else " (built on first use)"),
+                                         kind="gguf", gguf_path=str(workspace.demo_gguf), base_model="demo",
+                                         file_kind="f16")
     loose = {}
     for path in sorted(workspace.models.rglob("*.gguf")):
+        if path == workspace.demo_gguf:
+            continue
         label = f"models/{path.relative_to(workspace.models)}"
         loose[f"file:{label}"] = gguf_spec(path, label=label, model_id=f"file:{label}")
     return {**exports, **bases, **unexported, **loose, **unreadable}
@@ -138,9 +150,11 @@ def default_pair(models: dict[str, ChatModelSpec]) -> tuple[str | None, str | No
     tuned = [spec for spec in models.values() if spec.id.startswith("export:")]
     if not tuned:
         tuned = [spec for spec in models.values() if spec.id.startswith("run:")]
-    if not tuned:  # a chat-only Space: the GGUF files it ships
+    if not tuned:  # a chat-only Space: the GGUF files it ships; a new workspace: the demo base
         loose = [model_id for model_id in models if model_id.startswith("file:")]
-        return (None, loose[0]) if loose else (None, None)
+        if loose:
+            return None, loose[0]
+        return (DEMO_BASE, DEMO_BASE) if DEMO_BASE in models else (None, None)
     newest = _source(tuned[0].id)
     fine_tuned = min((spec for spec in tuned if _source(spec.id) == newest), key=_preference)
     bases = [spec for spec in models.values() if spec.id.startswith("base-") and spec.base_model == fine_tuned.base_model]

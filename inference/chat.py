@@ -356,6 +356,8 @@ class ModelCache:
     # base model name -> its local folder, for the transformers engine (the app passes
     # models.resolve.resolve_model_path); None where only GGUF files are chatted with (a Space)
     resolve_base: Callable[[str], str] | None = None
+    # model id -> what makes its GGUF file when it is not there yet (the app: the demo base, built on first use)
+    make_file: dict[str, Callable[[], Path]] = field(default_factory=dict)
     loaded: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loading: dict = field(default_factory=dict)   # key -> Event set when that load ends
@@ -374,6 +376,8 @@ class ModelCache:
             if self.resolve_base is None:
                 raise UserError("Only GGUF files can be chatted with here.", ko="여기서는 GGUF 파일과만 대화할 수 있습니다.")
             spec = spec.model_copy(update={"base_path": self.resolve_base(spec.base_model)})
+        if spec.kind == "gguf" and spec.id in self.make_file and not Path(spec.gguf_path).is_file():
+            self.make_file[spec.id]()
         need = estimate_bytes(spec)
         while True:
             with self._lock:

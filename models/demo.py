@@ -15,7 +15,9 @@ import json
 from pathlib import Path
 
 from core import fileio
+from core.errors import UserError
 from core.workspace import Workspace
+from models import gguf
 from models.gguf import LLAMA3_SPLIT  # Llama-3's pre-tokenizer split, as in its tokenizer.json
 
 CORPUS = Path(__file__).resolve().with_name("demo_corpus.json")
@@ -77,6 +79,26 @@ def ensure_demo_model(workspace: Workspace) -> Path:
         fileio.write_json(tmp / "demo_tokenizer.json", fileio.read_json(target / "demo_tokenizer.json"))
         model.save_pretrained(tmp, safe_serialization=True)
         fileio.write_json(tmp / "demo_model.json", stamp)
+    return target
+
+
+def ensure_demo_gguf(workspace: Workspace) -> Path:
+    """The demo base as an f16 GGUF, to chat with before anything is trained: converted by llama.cpp's
+    converter on first use (seconds, after the demo model itself) and again when the demo changes."""
+    model = ensure_demo_model(workspace)
+    target = workspace.demo_gguf
+    stamp_path = target.with_suffix(".json")
+    stamp = fileio.read_json(model / "demo_model.json")
+    if target.is_file() and fileio.read_json(stamp_path) == stamp:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with fileio.atomic_path(target) as tmp:
+        converted = gguf.convert("hf", model, tmp)
+        if converted.returncode != 0:
+            tail = "\n".join(converted.stderr.strip().splitlines()[-5:])
+            raise UserError(f"llama.cpp's converter failed on the demo model:\n{tail}",
+                            ko=f"llama.cpp 변환기가 데모 모델을 변환하지 못했습니다:\n{tail}")
+    fileio.write_json(stamp_path, stamp)
     return target
 
 

@@ -3,8 +3,10 @@ a blind mode that hides and shuffles the sides until you vote. Generation lives 
 this file only wires components to it."""
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -14,7 +16,7 @@ from core.errors import UserError
 from core.workspace import Workspace
 from data.chat_format import message_text
 from inference import arena
-from inference.catalog import chat_models, choices, default_pair, label_of, resolve
+from inference.catalog import DEMO_BASE, chat_models, choices, default_pair, label_of, resolve
 from inference.chat import GenerationSettings, ModelCache, chat_stream, side_by_side
 from ui.common import VERDICT_BUTTONS, user_errors, verdict_words
 from ui.forms import Form
@@ -24,11 +26,14 @@ IME_SAFE = "ime-safe"  # textboxes whose Enter must wait for a Hangul syllable t
 CHAT_CONCURRENCY = 8
 
 
-def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | None = None) -> dict:
+def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | None = None,
+                    make_demo_gguf: Callable[[], Path] | None = None) -> dict:
     """`resolve_base` finds a base model's folder for the transformers engine (runs not yet exported);
-    without it (a chat-only Space) only GGUF files are offered."""
-    cache = ModelCache(resolve_base=resolve_base)
-    models = chat_models(workspace)
+    without it (a chat-only Space) only GGUF files are offered. `make_demo_gguf` builds the demo base
+    as GGUF, so that a new workspace has a model to chat with (the app passes it; a Space does not)."""
+    cache = ModelCache(resolve_base=resolve_base, make_file={DEMO_BASE: make_demo_gguf} if make_demo_gguf else {})
+    listed = functools.partial(chat_models, workspace, demo_base=make_demo_gguf is not None)
+    models = listed()
     default_a, default_b = default_pair(models)
     with gr.Accordion(T("Generation settings", "생성 설정"), open=False):
         defaults = GenerationSettings()
@@ -98,7 +103,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         text = _required(text)
         history = list(history or []) + [{"role": "user", "content": text}]
         yield history, say("Loading the model…", "모델을 불러오는 중…"), ""
-        model = cache.get(resolve(choice, workspace))
+        model = cache.get(resolve(choice, workspace, listed()))
         for (reply,) in side_by_side([chat_stream(model, history, settings)]):
             if reply and reply.error:
                 raise UserError(reply.error)
@@ -109,7 +114,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
     def send_compare(choice_a, choice_b, is_blind, text, history_a, history_b, state, settings_values):
         settings = settings_of(settings_values)
         text = _required(text)
-        models = chat_models(workspace)
+        models = listed()
         if not _same_round(state, choice_a, choice_b, is_blind):
             state = _new_round(choice_a, choice_b, is_blind, models)
         specs = [resolve(state["left"], workspace, models), resolve(state["right"], workspace, models)]
@@ -130,7 +135,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         """Empty panes and, in blind mode, a new shuffle; a missing pick waits for the first message."""
         if not choice_a or not choice_b:
             return [], [], "", "", None, gr.update(visible=bool(is_blind)), ""
-        state = _new_round(choice_a, choice_b, is_blind, chat_models(workspace))
+        state = _new_round(choice_a, choice_b, is_blind, listed())
         return (*_panes(state, [[], []]), "", "", state, gr.update(visible=bool(is_blind)), "")
 
     @user_errors
@@ -152,7 +157,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
         message = say(f"Vote stored: {said}. A was **{left}**, B was **{right}**. Press Clear both for a new round.",
                       f"투표를 저장했습니다: {said}. A는 **{left}**, B는 **{right}**였습니다. "
                       "새 라운드는 '모두 지우기'를 누르세요.")
-        return message, _tally_frame(workspace, chat_models(workspace)), state, *_panes(state)
+        return message, _tally_frame(workspace, listed()), state, *_panes(state)
 
     @user_errors
     def save(history_a, history_b, state, settings_values):
@@ -164,10 +169,11 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
 
     @user_errors
     def refreshed(current_single, current_a, current_b):
-        """New exports and runs appear in the pickers; empty pickers take the default pair."""
-        found = chat_models(workspace)
+        """New exports and runs appear in the pickers; empty pickers take the default pair, and so do
+        pickers still on the demo base that a new workspace starts with, once something was trained."""
+        found = listed()
         new_a, new_b = default_pair(found)
-        return [gr.update(choices=choices(found), value=current or default)
+        return [gr.update(choices=choices(found), value=default if current in (None, "", DEMO_BASE) else current)
                 for current, default in ((current_single, new_b), (current_a, new_a), (current_b, new_b))]
 
     gr.on([single_message.submit, single_send.click],
@@ -198,7 +204,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
     refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
                   api_name="chat_models")
     return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tally": tally_table,
-            "tally_frame": lambda: _tally_frame(workspace, chat_models(workspace))}
+            "tally_frame": lambda: _tally_frame(workspace, listed())}
 
 
 def _message_box(elem_id: str) -> gr.Textbox:
