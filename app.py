@@ -24,6 +24,8 @@ from ui.dataset_tab import create_dataset_tab  # noqa: E402
 from ui.evaluate_tab import create_evaluate_tab  # noqa: E402
 from ui.export_tab import create_export_tab  # noqa: E402
 from ui.i18n import T, language_selector, set_default_lang, show_current_language, translations  # noqa: E402
+from ui.start_panel import create_start_panel  # noqa: E402
+from ui.start_panel import wire as wire_start_panel  # noqa: E402
 from ui.train_tab import create_train_tab  # noqa: E402
 
 # Chat exports are text: even years of KakaoTalk fit well under this. TUNER_MAX_UPLOAD (e.g. "2gb") overrides it.
@@ -41,7 +43,8 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
                 gr.Markdown(device, elem_id="device")
             language = language_selector()
         show_current_language(app, language)
-        with gr.Tabs():
+        start = create_start_panel(workspace, hardware)
+        with gr.Tabs() as tabs:
             with gr.Tab("Dataset · 데이터셋", id="dataset", elem_id="tab-dataset"):
                 create_dataset_tab(workspace)
             with gr.Tab("Train · 학습", id="train", elem_id="tab-train") as train_tab:
@@ -53,6 +56,7 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
                                        make_demo_gguf=lambda: ensure_demo_gguf(workspace))
             with gr.Tab("Evaluate · 평가", id="evaluate", elem_id="tab-evaluate") as evaluate_tab:
                 evaluation = create_evaluate_tab(workspace)
+        wire_start_panel(start, workspace, tabs, chat)
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
         export_tab.select(export["refresh"], outputs=[export["runs"]])

@@ -435,6 +435,18 @@ class JobStatus(Artifact):
     error_ko: str | None = None
 
 
+class QuickstartState(Artifact):
+    """workspace/quickstart.json: "try it with the sample", stage by stage over the ordinary jobs (the
+    sample prepared, a training run, its export), so that a reload finds where it is."""
+
+    stage: Literal["train", "export", "chat", "failed"]
+    run: str
+    export: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    error: str | None = None
+    error_ko: str | None = None
+
+
 class RunStatus(JobStatus):
     """runs/NAME/status.json."""
 

@@ -146,6 +146,7 @@ class Workspace:
     exports = property(lambda self: self.root / "exports")
     models = property(lambda self: self.root / "models")
     demo_gguf = property(lambda self: self.models / "demo-gguf" / "demo-f16.gguf")  # the demo base, to chat with
+    quickstart = property(lambda self: self.root / "quickstart.json")                # QuickstartState
     samples = property(lambda self: self.root / "samples")
     chats = property(lambda self: self.root / "chats")          # SavedConversation files
     spaces = property(lambda self: self.root / "spaces")        # chat-only Space folders built by Publish

@@ -33,3 +33,15 @@ def ensure_sample_dataset(workspace: Workspace) -> None:
     config = PrepareConfig(inputs=[str(SAMPLE_DIR / "aihub_synthetic")])
     write(prepare(config, load_tokenizer(config.tokenizer, workspace)), workspace.dataset_dir(SAMPLE_DATASET),
           config, config.tokenizer)
+
+
+def sample_dataset(workspace: Workspace) -> Path:
+    """The bundled AI Hub sample prepared as `sample` (now, if it is not there yet)."""
+    target = workspace.dataset_dir(SAMPLE_DATASET)
+    if not (target / "train.jsonl").is_file():
+        from data.prepare import PrepareConfig, prepare, write
+        from models.resolve import load_tokenizer
+
+        config = PrepareConfig(inputs=[str(SAMPLE_DIR / "aihub_synthetic")])
+        write(prepare(config, load_tokenizer(config.tokenizer, workspace)), target, config, config.tokenizer)
+    return target

@@ -51,7 +51,7 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
     settings_form = Form(temperature=temperature, top_p=top_p, top_k=top_k, repeat_penalty=repeat_penalty,
                          max_new_tokens=max_new_tokens, seed=seed)  # GenerationSettings' own field names
 
-    with gr.Tabs():
+    with gr.Tabs() as chat_tabs:
         with gr.Tab("Chat · 대화", id="single"):
             with gr.Row():
                 single_model = gr.Dropdown(label=T("Model", "모델"), choices=choices(models), value=default_b,
@@ -203,7 +203,8 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
                       api_name="save_chat")
     refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
                   api_name="chat_models")
-    return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tally": tally_table,
+    return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tabs": chat_tabs,
+            "choices": lambda: choices(listed()), "tally": tally_table,
             "tally_frame": lambda: _tally_frame(workspace, listed())}
 
 

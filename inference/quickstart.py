@@ -1,0 +1,86 @@
+"""Try it with the sample: the bundled sample prepared, the demo model trained on it with the CPU
+recipe, exported as q4_k_m, then Compare with the base and the fine-tune. Each stage is the ordinary
+job (the Train tab's run, the Export tab's export), started when the one before has completed; the
+stage reached is kept in workspace/quickstart.json, so a reload picks it up where it is."""
+from __future__ import annotations
+
+from core import artifacts
+from core.artifacts import QuickstartState
+from core.errors import UserError
+from core.exports import ExportDir
+from core.i18n import Text
+from core.runs import RunDir
+from core.workspace import Workspace
+from data.bundled import sample_dataset
+from inference import export_jobs
+from inference.catalog import DEMO_BASE
+from tuning import launcher
+from tuning.config import Hardware, recipe
+
+RUN_PREFIX = "try-sample"
+STAGES = ("prepare", "train", "export", "chat")
+
+
+def start(workspace: Workspace, hardware: Hardware) -> QuickstartState:
+    """Prepares the sample (when no dataset is there yet) and starts training the demo model on it."""
+    current = state(workspace)
+    if current is not None and current.stage in ("train", "export"):
+        raise UserError("The sample is already on its way: follow it here.", ko="샘플로 해 보기가 이미 진행 중입니다.")
+    config = recipe("demo_cpu", dataset=str(sample_dataset(workspace)))
+    run, _ = launcher.start(workspace, config, _free_run_name(workspace), hardware)
+    return _write(workspace, QuickstartState(stage="train", run=run.name))
+
+
+def advance(workspace: Workspace, lang: str = "en") -> QuickstartState | None:
+    """The state, moved on when the job of its stage has completed: a trained run is exported, an
+    export is ready to chat with; a job that failed or was stopped ends it, with why."""
+    current = state(workspace)
+    if current is None or current.stage in ("chat", "failed"):
+        return current
+    run = RunDir(workspace.runs / current.run)
+    if current.stage == "train":
+        status = run.status()
+        if status is None or status.state == "running":
+            return current
+        if status.state != "completed":
+            return _failed(workspace, current, Text(f"training ended {status.state}", f"학습이 {status.state} 상태로 끝났습니다"),
+                           status.error, status.error_ko)
+        target, _ = export_jobs.start(workspace, run, None, ["q4_k_m"], lora=False, lang=lang)
+        return _write(workspace, current.model_copy(update={"stage": "export", "export": target.name}))
+    status = ExportDir(workspace.exports / current.export).status()
+    if status is None or status.state == "running":
+        return current
+    if status.state != "completed":
+        return _failed(workspace, current, Text(f"the export ended {status.state}", f"내보내기가 {status.state} 상태로 끝났습니다"),
+                       status.error, status.error_ko)
+    return _write(workspace, current.model_copy(update={"stage": "chat"}))
+
+
+def pair(current: QuickstartState) -> tuple[str, str]:
+    """Compare's models once the sample is ready: the demo base and the fine-tune's q4_k_m."""
+    return DEMO_BASE, f"export:{current.export}/model-q4_k_m.gguf"
+
+
+def state(workspace: Workspace) -> QuickstartState | None:
+    try:
+        return artifacts.read(workspace.quickstart, QuickstartState)
+    except artifacts.UnreadableFile:
+        return None
+
+
+def _failed(workspace: Workspace, current: QuickstartState, what: Text, error: str | None,
+            error_ko: str | None) -> QuickstartState:
+    return _write(workspace, current.model_copy(update={
+        "stage": "failed", "error": f"{what}: {error}" if error else str(what),
+        "error_ko": f"{what.ko}: {error_ko or error}" if error else what.ko}))
+
+
+def _write(workspace: Workspace, current: QuickstartState) -> QuickstartState:
+    artifacts.write(workspace.quickstart, current)
+    return current
+
+
+def _free_run_name(workspace: Workspace) -> str:
+    taken = set(path.name for path in workspace.runs.iterdir()) if workspace.runs.is_dir() else set()
+    return next(name for number in range(1, 1000)
+                if (name := RUN_PREFIX if number == 1 else f"{RUN_PREFIX}-{number}") not in taken)
