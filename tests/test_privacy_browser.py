@@ -24,8 +24,15 @@ def test_the_preview_highlights_what_was_masked_and_a_kind_can_be_kept(tmp_path,
         page.set_default_timeout(60_000)
         page.goto(url)
         tab = page.locator("#tab-dataset")
-        tab.locator("input[type=file]").first.set_input_files(str(chat))
-        tab.get_by_text("KakaoTalk_planted.txt").first.wait_for()
+        tab.get_by_role("button", name="Preview").wait_for()
+        for attempt in range(3):  # on a busy machine the page may take the first file before it is ready for it
+            tab.locator("input[type=file]").first.set_input_files(str(chat))
+            try:
+                tab.get_by_text("KakaoTalk_planted.txt").first.wait_for(timeout=30_000)
+                break
+            except playwright_api.TimeoutError:
+                if attempt == 2:
+                    raise
         tab.get_by_role("button", name="Preview").click()
         tab.get_by_text("Personal information masked: 2 phone numbers").wait_for()
         masked_view = tab.locator(".textfield").first  # gr.HighlightedText
