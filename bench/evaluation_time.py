@@ -108,14 +108,14 @@ def prepare_gpu() -> None:
 def gpu_model(work: Path) -> dict:
     """The random 8B-shape model and its f16 GGUF, through the project's converter."""
     from bench.gpu_training import make_8b_model
-    from inference.export import convert
+    from models.gguf import convert_file
 
     work.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     model_dir = make_8b_model(ROOT / ".gpu")
     timings = {"make_model_s": round(time.perf_counter() - clock, 1)}
     clock = time.perf_counter()
-    convert(model_dir, work / "model-f16.gguf")
+    convert_file(model_dir, work / "model-f16.gguf")
     timings["convert_f16_s"] = round(time.perf_counter() - clock, 1)
     (work / "timings.json").write_text(json.dumps(timings))
     return timings

@@ -25,14 +25,8 @@ SAMPLE_DATASET = "sample"
 def ensure_sample_dataset(workspace: Workspace) -> None:
     """On a workspace with no dataset yet, prepares the bundled AI Hub sample as `sample`, so the
     Train tab works out of the box."""
-    if workspace.dataset_names():
-        return
-    from data.prepare import PrepareConfig, prepare, write
-    from models.resolve import load_tokenizer
-
-    config = PrepareConfig(inputs=[str(SAMPLE_DIR / "aihub_synthetic")])
-    write(prepare(config, load_tokenizer(config.tokenizer, workspace)), workspace.dataset_dir(SAMPLE_DATASET),
-          config, config.tokenizer)
+    if not workspace.dataset_names():
+        sample_dataset(workspace)
 
 
 def sample_dataset(workspace: Workspace) -> Path:

@@ -9,7 +9,6 @@ Each finding becomes its kind's placeholder (core.artifacts.PII_PLACEHOLDERS).""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,13 +85,8 @@ def _merged(findings: list[Finding], text: str) -> list[Finding]:
     return merged
 
 
-def mask(text: str, kinds: Iterable[str] = PII_KINDS, known_names: Iterable[str] = ()) -> tuple[str, Counter]:
-    """`text` with each finding replaced by its placeholder, and the count of each kind masked."""
-    findings = find(text, kinds, known_names)
-    return masked(text, findings), Counter(item.kind for item in findings)
-
-
 def masked(text: str, findings: list[Finding]) -> str:
+    """`text` with each finding (from find) replaced by its placeholder."""
     for item in reversed(findings):
         text = text[:item.start] + PII_PLACEHOLDERS[item.kind] + text[item.end:]
     return text

@@ -30,7 +30,7 @@ from core.workspace import FINAL, DatasetPaths, ExportPaths, Workspace
 from data.chat_format import ChatTemplate, ollama_template
 from inference import llama
 from inference.verify import Reference, verify
-from models import gguf
+from models.gguf import convert_file
 from models.resolve import resolve_model_path
 
 SENTENCEPIECE_FILES = ("tokenizer.model",)
@@ -68,7 +68,7 @@ def export(request: ExportRequest, workspace: Workspace, progress: Progress = la
 
     step("convert", 0.25)
     clock = time.perf_counter()
-    convert(out.merged, out.gguf("f16"))
+    convert_file(out.merged, out.gguf("f16"))
     timings["convert_s"] = round(time.perf_counter() - clock, 1)
 
     made = {"f16": out.gguf("f16")}
@@ -144,20 +144,10 @@ def merge(base_dir: Path, adapter_dir: Path, merged_dir: Path, trust_remote_code
                 shutil.copy2(Path(base_dir) / name, tmp / name)
 
 
-def convert(model_dir: Path, gguf_path: Path, kind: str = "hf", extra: list[str] = ()) -> None:
-    """llama.cpp's converter in a subprocess (models/gguf.py), writing f16."""
-    with fileio.atomic_path(gguf_path) as tmp:
-        result = gguf.convert(kind, model_dir, tmp, list(extra))
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-            raise UserError(f"llama.cpp's converter failed on {model_dir.name}:\n{tail}",
-                            ko=f"llama.cpp 변환기가 {model_dir.name}을(를) 변환하지 못했습니다:\n{tail}")
-
-
 def _export_lora(base_dir: Path, adapter_dir: Path, out: ExportPaths, reference: Reference) -> ExportedFile:
     """The adapter as a GGUF LoRA, and the base as f16 GGUF to apply it on; verified together."""
-    convert(adapter_dir, out.lora_gguf, kind="lora", extra=["--base", str(base_dir)])
-    convert(base_dir, out.base_gguf)
+    convert_file(adapter_dir, out.lora_gguf, kind="lora", extra=["--base", str(base_dir)])
+    convert_file(base_dir, out.base_gguf)
     result = _verified(out.lora_gguf, "lora", reference, out.base_gguf)
     return result.model_copy(update={"applies_to": out.base_gguf.name})
 

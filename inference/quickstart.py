@@ -22,7 +22,7 @@ STAGES = ("prepare", "train", "export", "chat")
 
 
 def start(workspace: Workspace, hardware: Hardware) -> QuickstartState:
-    """Prepares the sample (when no dataset is there yet) and starts training the demo model on it."""
+    """Prepares the sample (unless it is prepared already) and starts training the demo model on it."""
     current = state(workspace)
     if current is not None and current.stage in ("train", "export"):
         raise UserError("The sample is already on its way: follow it here.", ko="샘플로 해 보기가 이미 진행 중입니다.")
@@ -37,22 +37,19 @@ def advance(workspace: Workspace, lang: str = "en") -> QuickstartState | None:
     current = state(workspace)
     if current is None or current.stage in ("chat", "failed"):
         return current
-    run = RunDir(workspace.runs / current.run)
     if current.stage == "train":
-        status = run.status()
-        if status is None or status.state == "running":
-            return current
-        if status.state != "completed":
-            return _failed(workspace, current, Text(f"training ended {status.state}", f"학습이 {status.state} 상태로 끝났습니다"),
-                           status.error, status.error_ko)
-        target, _ = export_jobs.start(workspace, run, None, ["q4_k_m"], lora=False, lang=lang)
-        return _write(workspace, current.model_copy(update={"stage": "export", "export": target.name}))
-    status = ExportDir(workspace.exports / current.export).status()
+        status, what = RunDir(workspace.runs / current.run).status(), Text("training", "학습이")
+    else:
+        status, what = ExportDir(workspace.exports / current.export).status(), Text("the export", "내보내기가")
     if status is None or status.state == "running":
         return current
     if status.state != "completed":
-        return _failed(workspace, current, Text(f"the export ended {status.state}", f"내보내기가 {status.state} 상태로 끝났습니다"),
+        return _failed(workspace, current, Text(f"{what} ended {status.state}", f"{what.ko} {status.state} 상태로 끝났습니다"),
                        status.error, status.error_ko)
+    if current.stage == "train":
+        target, _ = export_jobs.start(workspace, RunDir(workspace.runs / current.run), None, ["q4_k_m"], lora=False,
+                                      lang=lang)
+        return _write(workspace, current.model_copy(update={"stage": "export", "export": target.name}))
     return _write(workspace, current.model_copy(update={"stage": "chat"}))
 
 

@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 from core import fileio
-from core.errors import UserError
 from core.workspace import Workspace
 from models import gguf
 from models.gguf import LLAMA3_SPLIT  # Llama-3's pre-tokenizer split, as in its tokenizer.json
@@ -92,12 +91,7 @@ def ensure_demo_gguf(workspace: Workspace) -> Path:
     if target.is_file() and fileio.read_json(stamp_path) == stamp:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with fileio.atomic_path(target) as tmp:
-        converted = gguf.convert("hf", model, tmp)
-        if converted.returncode != 0:
-            tail = "\n".join(converted.stderr.strip().splitlines()[-5:])
-            raise UserError(f"llama.cpp's converter failed on the demo model:\n{tail}",
-                            ko=f"llama.cpp 변환기가 데모 모델을 변환하지 못했습니다:\n{tail}")
+    gguf.convert_file(model, target)
     fileio.write_json(stamp_path, stamp)
     return target
 

@@ -23,6 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core import fileio
+from core.errors import UserError
+
 # Where llama.cpp's converter scripts are: the copy setup.sh made, or a llama.cpp checkout of your own
 CONVERTERS = Path(os.environ.get("TUNER_LLAMA_CONVERTERS") or Path(sys.prefix) / "share" / "llama.cpp")
 _log_callback = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
@@ -160,6 +163,16 @@ def convert(kind: str, model_dir: Path, gguf_path: Path, extra: list[str] = ()) 
     command = [sys.executable, "-m", "models.gguf", kind, str(model_dir), "--outfile", str(gguf_path),
                "--outtype", "f16", *extra]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+def convert_file(model_dir: Path, gguf_path: Path, kind: str = "hf", extra: list[str] = ()) -> None:
+    """The converter's f16 GGUF, written atomically at `gguf_path`; a failure is one error with its last lines."""
+    with fileio.atomic_path(gguf_path) as tmp:
+        result = convert(kind, model_dir, tmp, list(extra))
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+            raise UserError(f"llama.cpp's converter failed on {Path(model_dir).name}:\n{tail}",
+                            ko=f"llama.cpp 변환기가 {Path(model_dir).name}을(를) 변환하지 못했습니다:\n{tail}")
 
 
 class ToolsMissing(Exception):

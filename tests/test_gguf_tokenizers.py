@@ -9,7 +9,7 @@ import pytest
 
 from inference import llama
 from models.gguf import CONVERTERS
-from inference.export import convert
+from models.gguf import convert_file
 from models.demo import BOS, EOS, LLAMA3_SPLIT
 
 KOREAN = ["user: 안녕하세요! 오늘 점심 뭐 먹을래?\nbot: 나는 김치찌개ㅋㅋ 12시 반에 보자~",
@@ -56,7 +56,7 @@ def test_the_tokenizer_converts_and_llama_cpp_tokenizes_like_hugging_face(which,
         assert len(tokenizer) == 128256 and tokenizer.convert_tokens_to_ids("<|eot_id|>") == 128009
     model_dir = tiny_model_with(tokenizer, tmp_path / "model")
     gguf_path = tmp_path / "model-f16.gguf"
-    convert(model_dir, gguf_path)
+    convert_file(model_dir, gguf_path)
     with llama.load(gguf_path, n_ctx=256) as llm:
         assert llm.metadata["tokenizer.ggml.pre"] == "llama-bpe"
         for text in KOREAN:

@@ -44,10 +44,10 @@ def wire(panel: dict, workspace: Workspace, app_tabs: gr.Tabs, chat: dict) -> No
     def on_tick(opened):
         current = quickstart.advance(workspace, lang())
         if current is None or current.stage != "chat" or opened:
-            return steps_html(workspace), opened, gr.update(), gr.update(), gr.update(), gr.update()
+            return steps_html(workspace, current), opened, gr.update(), gr.update(), gr.update(), gr.update()
         base, tuned = quickstart.pair(current)
         choices = chat["choices"]()
-        return (steps_html(workspace), True, gr.update(selected="chat"), gr.update(selected="compare"),
+        return (steps_html(workspace, current), True, gr.update(selected="chat"), gr.update(selected="compare"),
                 gr.update(choices=choices, value=base), gr.update(choices=choices, value=tuned))
 
     panel["timer"].tick(on_tick, inputs=[panel["opened"]],
@@ -55,10 +55,11 @@ def wire(panel: dict, workspace: Workspace, app_tabs: gr.Tabs, chat: dict) -> No
                         show_progress="hidden")
 
 
-def steps_html(workspace: Workspace) -> str:
-    """The four stages, the one under way marked, with a line on what is happening or what to do next."""
+def steps_html(workspace: Workspace, current=None) -> str:
+    """The four stages, the one under way marked, with a line on what is happening or what to do next
+    (`current`: the quickstart's state when the caller has just read it)."""
     korean = lang() == "ko"
-    current = quickstart.state(workspace)
+    current = current or quickstart.state(workspace)
     reached = _reached(workspace, current)
     items = []
     for index, stage in enumerate(quickstart.STAGES):
