@@ -60,14 +60,16 @@ def build_demo_export(workspace: Workspace) -> Path:
 
 def direct(gguf_path: Path, threads: int | None, settings: GenerationSettings, repeats: int) -> list[dict]:
     """llama-cpp-python's token loop (`Llama.generate`) on the app's prompt, nothing around it."""
-    import llama_cpp
+    from models.llama_worker import import_llama_cpp, load_llama
 
+    llama_cpp = import_llama_cpp()
     spec = gguf_spec(gguf_path)
     prompt = prompt_text(history_lines([{"role": "user", "content": MESSAGE}], spec.prompt), spec.prompt)
-    llm = llama.open_model(gguf_path, n_ctx=context_length(spec), n_threads=threads)
+    with llama.load(gguf_path, n_ctx=8, vocab_only=True) as vocab:  # the app's prompt ids, from its own worker
+        prompt_ids = llama.encode(vocab, prompt, spec.prompt)
+    llm = load_llama(str(gguf_path), n_ctx=context_length(spec), n_threads=threads)  # in this process
     results = []
     try:
-        prompt_ids = llama.encode(llm, prompt, spec.prompt)
         for _ in range(repeats + 1):
             llm.set_seed(settings.seed)
             tokens, first, last, text, started = 0, None, None, b"", time.perf_counter()

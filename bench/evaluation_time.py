@@ -127,9 +127,9 @@ def gpu_export(export_dir: Path, work: Path) -> dict:
     from transformers import AutoTokenizer
 
     from core.workspace import Workspace
-    from models.gguf import import_llama_cpp
+    from models.gguf import is_cuda_build
 
-    assert import_llama_cpp().llama_supports_gpu_offload(), "llama-cpp-python was built without CUDA"
+    assert is_cuda_build(), "llama-cpp-python was built without CUDA"
     files = {kind: export_dir / f"model-{kind}.gguf" for kind in ("q4_k_m", "f16")}
     workspace = Workspace.open(work / "workspace")
     dataset = prepare_sample(workspace, AutoTokenizer.from_pretrained(export_dir / "merged"))
@@ -145,9 +145,9 @@ def gpu(work: Path) -> dict:
     from bench.gpu_training import MODEL_8B
     from core.workspace import Workspace
     from inference import llama
-    from models.gguf import import_llama_cpp
+    from models.gguf import is_cuda_build
 
-    assert import_llama_cpp().llama_supports_gpu_offload(), "llama-cpp-python was built without CUDA"
+    assert is_cuda_build(), "llama-cpp-python was built without CUDA"
     timings = json.loads((work / "timings.json").read_text())
     f16, q4 = work / "model-f16.gguf", work / "model-q4_k_m.gguf"
     clock = time.perf_counter()

@@ -4,7 +4,8 @@
 # .gpu from `python bench/gpu_training.py prepare` here).
 #
 #   bash bench/gpu_first_day.sh train   # llama.cpp built with CUDA on cores 4-15 (niced) while the
-#                                       # training comparison runs pinned to cores 0-3
+#                                       # training comparison runs pinned to cores 0-3 on chat-length
+#                                       # rows (FULL_ROWS=1: also on full 1024-token rows)
 #   bash bench/gpu_first_day.sh infer   # export of the project run, chat, Compare, 4-bit
 #                                       # transformers chat, and the evaluation of the export
 #
@@ -39,10 +40,12 @@ if [ "$phase" = train ]; then
     builder=$!
   fi
   taskset -c 0-3 python3 bench/gpu_training.py compare --datasets sample --out "$out" 2>&1 | tee "$out/train.log"
-  taskset -c 0-3 python3 bench/gpu_training.py compare --datasets full-1024 \
-    --variants "unsloth 8x1 packing" "project defaults, 24 GB plan" --out "$state" 2>&1 | tee -a "$out/train.log"
+  if [ "${FULL_ROWS:-0}" = 1 ]; then
+    taskset -c 0-3 python3 bench/gpu_training.py compare --datasets full-1024 \
+      --variants "unsloth 8x1 packing" "project defaults, 24 GB plan" --out "$state" 2>&1 | tee -a "$out/train.log"
+    cp "$state"/gpu_training_compare-*.json "$out/gpu_training_compare_full-1024.json" 2>/dev/null
+  fi
   cp "$out"/gpu_training_compare-*.json "$state/sample.json" 2>/dev/null
-  cp "$state"/gpu_training_compare-*.json "$out/gpu_training_compare_full-1024.json" 2>/dev/null
   [ -n "${builder:-}" ] && wait "$builder"
   cat "$state/build.log" | tail -5
   ls -la "$out"
@@ -56,10 +59,12 @@ print(next(row['run_dir'] for row in rows if row['variant'] == 'project defaults
 [ -d "$run" ] || { echo "no trained run from the train call: $run"; exit 1; }
 python3 -c "import llama_cpp; assert llama_cpp.llama_supports_gpu_offload(), 'no CUDA llama.cpp'" || exit 1
 work=/tmp/gi
+left() { echo $(( ${BUDGET_S:-585} - SECONDS )); }
 python3 bench/gpu_inference.py export --run "$run" --work $work --out "$out" 2>&1 | tail -20 | tee "$out/infer.log"
-python3 bench/gpu_inference.py chat --work $work --out "$out" 2>&1 | tail -20 | tee -a "$out/infer.log"
-python3 bench/gpu_inference.py hf-chat --run "$run" --out "$out" 2>&1 | tail -20 | tee -a "$out/infer.log"
-timeout 170 python3 bench/evaluation_time.py gpu --from-export $work/export --work /tmp/ev --out "$out" 2>&1 \
+timeout $(( $(left) / 3 )) python3 bench/gpu_inference.py chat --work $work --repeats 3 --out "$out" 2>&1 \
+  | grep -v "^Loading" | tail -20 | tee -a "$out/infer.log"
+timeout $(( $(left) / 2 )) python3 bench/evaluation_time.py gpu --from-export $work/export --work /tmp/ev --out "$out" 2>&1 \
   | tail -30 | tee -a "$out/infer.log"
-cp "$state"/gpu_training_compare-*.json "$out/gpu_training_compare_full-1024.json" 2>/dev/null
+timeout $(left) python3 bench/gpu_inference.py hf-chat --run "$run" --repeats 3 --out "$out" 2>&1 | tail -20 \
+  | tee -a "$out/infer.log"
 ls -la "$out"

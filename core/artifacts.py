@@ -442,6 +442,9 @@ class QuickstartState(Artifact):
     stage: Literal["train", "export", "chat", "failed"]
     run: str
     export: str | None = None
+    base_model: str = "demo"   # what was fine-tuned: the demo, or a small preset found in the cache
+    note: str | None = None    # which base and why, as the page says it
+    note_ko: str | None = None
     started_at: float = Field(default_factory=time.time)
     error: str | None = None
     error_ko: str | None = None

@@ -210,5 +210,6 @@ def check_name(name: str, length: int = NAME_LENGTH) -> str:
             f"start with a letter or digit, at most {length} characters.",
             ko=f"'{name}'은(는) 쓸 수 없는 이름입니다. 영문자, 숫자, 한글, '-', '_', '.'만 쓸 수 있고, "
                f"글자나 숫자로 시작하는 {length}자 이하의 이름이어야 합니다.",
+            field="name",
         )
     return name

@@ -30,7 +30,7 @@ from core.ram import meminfo
 from core.workspace import ExportPaths
 from data.chat_format import ChatTemplate, encode_prompt, fitted_prompt, history_lines, reply_of
 from inference import llama
-from models.gguf import import_llama_cpp, is_cuda_build
+from models.gguf import is_cuda_build
 from models.quantization import nf4_quantization
 
 GIB = 2**30
@@ -149,7 +149,8 @@ class Reply:
 
 
 class GgufModel:
-    """A GGUF file (and optional GGUF LoRA) loaded in llama.cpp; one generation at a time (`lock`)."""
+    """A GGUF file (and optional GGUF LoRA) loaded in a llama.cpp worker process (models.llama_process);
+    one generation at a time (`lock`)."""
 
     def __init__(self, spec: ChatModelSpec, n_ctx: int, threads: int | None, size_bytes: int):
         self.spec = spec
@@ -172,28 +173,11 @@ class GgufModel:
         return llama.encode(self.llm, text, self.spec.prompt)
 
     def stream_raw(self, prompt: str, settings: GenerationSettings, seed: int) -> Iterator[str]:
-        """Token by token through `Llama.generate`, decoded with an incremental UTF-8 decoder.
-        `create_completion(stream=True)` holds back text that is not yet valid UTF-8 and re-decodes
-        all of it on every token: a model that writes a stray byte token then stalls for minutes."""
-        import codecs
-
-        llama_cpp = import_llama_cpp()
-
-        text_stops = self.spec.prompt.text_stops
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.generated_tokens, raw = 0, ""
-        self.llm.set_seed(seed)
-        for token in self.llm.generate(self.tokenize(prompt), top_k=settings.top_k, top_p=settings.top_p, min_p=0.0,
-                                       temp=settings.temperature, repeat_penalty=settings.repeat_penalty):
-            if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
-                break
-            self.generated_tokens += 1
-            piece = decoder.decode(self.llm.detokenize([token]))
-            raw += piece
-            yield piece
-            tail = raw[-(len(piece) + max(map(len, text_stops), default=0)):]
-            if self.generated_tokens >= settings.max_new_tokens or any(stop in tail for stop in text_stops):
-                break
+        sampling = dict(top_k=settings.top_k, top_p=settings.top_p, temp=settings.temperature,
+                        repeat_penalty=settings.repeat_penalty)
+        yield from self.llm.stream(self.tokenize(prompt), sampling, seed, settings.max_new_tokens,
+                                   self.spec.prompt.text_stops)
+        self.generated_tokens = self.llm.generated_tokens
 
     def close(self) -> None:
         self.closed = True
@@ -277,7 +261,7 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
     fmt = model.spec.prompt
     lines = history_lines(messages, fmt)
     if not lines or lines[-1].role != "user":
-        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
+        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.", field="message")
     seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
     room = model.n_ctx - settings.max_new_tokens
     prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, model.template)

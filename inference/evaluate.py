@@ -261,20 +261,6 @@ def bot_loss(examples: list[DatasetExample], tokenizer, contract: PromptContract
     return totals
 
 
-def _gguf_logprobs(llm):
-    import numpy as np
-
-    def logprobs(ids: list[int]):
-        llm.reset()
-        llm.eval(ids)
-        logits = np.asarray(llm.scores[:len(ids) - 1], dtype=np.float32)
-        peak = logits.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(logits - peak).sum(axis=1, dtype=np.float64)) + peak[:, 0]
-        return logits[np.arange(len(ids) - 1), ids[1:]] - log_norm
-
-    return logprobs
-
-
 def _hf_logprobs(model):
     import torch
 
@@ -291,7 +277,7 @@ def _loss_of_gguf(spec: ChatModelSpec, examples, context: int, check_stop) -> Lo
     # Scoring needs every position's logits (logits_all), which chat does not keep: a load of its own.
     with llama.load(Path(spec.gguf_path), n_ctx=context, logits_all=True,
                     lora_path=Path(spec.lora_path) if spec.lora_path else None) as llm:
-        return bot_loss(examples, llama.Tokenizer(llm), spec.prompt, context, _gguf_logprobs(llm), check_stop)
+        return bot_loss(examples, llama.Tokenizer(llm), spec.prompt, context, llm.logprobs, check_stop)
 
 
 def evaluate_model(candidate: Candidate, examples: list[DatasetExample], contexts: list[EvaluationContext],

@@ -80,13 +80,11 @@ def verify(gguf_path: Path, kind: str, reference: Reference, lora_path: Path | N
     with llama.load(gguf_path, n_ctx=512, logits_all=True, lora_path=lora_path) as llm:
         for prompt, ids, expected, greedy in zip(reference.prompts, reference.ids, reference.logits, reference.greedy):
             tokenization_match &= llama.encode(llm, prompt, reference.contract) == ids
-            llm.reset()
-            llm.eval(ids)
-            got = np.array(llm.scores[:len(ids)])
-            agree += int((got.argmax(-1) == expected.argmax(-1)).sum())
+            top, last_logits = llm.top_tokens(ids)
+            agree += int((top == expected.argmax(-1)).sum())
             positions += len(ids)
-            max_abs_diff = max(max_abs_diff, float(np.abs(got[-1] - expected[-1]).max()))
-            greedy_match &= greedy_tokens(llm, ids) == greedy
+            max_abs_diff = max(max_abs_diff, float(np.abs(last_logits - expected[-1]).max()))
+            greedy_match &= llm.greedy(ids, GREEDY_TOKENS) == greedy
     threshold = THRESHOLDS[kind]
     top1 = agree / positions
     passed = tokenization_match and top1 >= threshold["top1_agreement"] and max_abs_diff <= threshold.get(
@@ -94,16 +92,6 @@ def verify(gguf_path: Path, kind: str, reference: Reference, lora_path: Path | N
     return Verification(passed=bool(passed), top1_agreement=round(top1, 4), max_abs_diff_last=round(max_abs_diff, 5),
                         tokenization_match=bool(tokenization_match), greedy_match=bool(greedy_match),
                         thresholds=threshold, prompts=len(reference.prompts), reference=f"float32 on {reference.device}")
-
-
-def greedy_tokens(llm, ids: list[int], limit: int = GREEDY_TOKENS) -> list[int]:
-    """llama.cpp's greedy continuation, up to `limit` tokens or its end-of-sequence token."""
-    generated = []
-    for token in llm.generate(ids, temp=0.0, top_k=1, reset=True):
-        if token == llm.token_eos() or len(generated) == limit:
-            break
-        generated.append(token)
-    return generated
 
 
 def _until_eos(tokens: list[int], eos_id: int) -> list[int]:

@@ -28,7 +28,6 @@ from core.errors import UserError
 
 # Where llama.cpp's converter scripts are: the copy setup.sh made, or a llama.cpp checkout of your own
 CONVERTERS = Path(os.environ.get("TUNER_LLAMA_CONVERTERS") or Path(sys.prefix) / "share" / "llama.cpp")
-_log_callback = None  # kept referenced: llama.cpp calls it from C for as long as the process lives
 SCRIPTS = {"hf": "convert_hf_to_gguf.py", "lora": "convert_lora_to_gguf.py"}
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,21 +43,6 @@ CHECK_TEXTS = ["user: 오늘 점심 뭐 먹을래?\nbot: 떡볶이 어때? ㅋ�
                "bot: 주말엔 집에서 쉬려고~ 너는?\nuser: 나도 🙂"]
 
 
-@functools.cache
-def import_llama_cpp():
-    """The llama_cpp module (looked up once: chat calls this for every prompt it tokenizes).
-
-    Seen on the lent H200 (2026-12-03, bench/llama_cuda_check.py): llama.cpp's CUDA build runs alone,
-    but not in a process that also imports PyTorch: with torch imported first, loading a model ends
-    the process (SIGSEGV); importing torch after a model was loaded aborts it (`free(): invalid
-    pointer`); the same when llama.cpp was linked against torch's own CUDA libraries. So nothing on
-    the chat path imports torch where llama.cpp is a CUDA build (the GPU's memory is read through
-    nvidia-smi); a CPU build of llama.cpp and a CUDA PyTorch did share a process there."""
-    import llama_cpp
-
-    return llama_cpp
-
-
 def is_cuda_build() -> bool:
     """Whether the installed llama_cpp is a CUDA build, known without loading it."""
     import importlib.util
@@ -66,16 +50,6 @@ def is_cuda_build() -> bool:
     found = importlib.util.find_spec("llama_cpp")
     folders = list(found.submodule_search_locations or []) if found else []
     return any(any(Path(folder).glob("lib/*ggml-cuda*")) for folder in folders)
-
-
-def silence_logs() -> None:
-    """llama.cpp prints every tensor it loads or quantizes; keep the app's log readable."""
-    global _log_callback
-    llama_cpp = import_llama_cpp()
-
-    if _log_callback is None:
-        _log_callback = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
-        llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
 def pre_tokenizer_rules(tokenizer_json: dict) -> tuple[str, str] | None:
@@ -221,12 +195,12 @@ def _converter_reason(stderr: str) -> str:
 
 
 def _tokenization_difference(model_dir: Path, vocab_gguf: Path) -> str | None:
-    llama_cpp = import_llama_cpp()
     from transformers import AutoTokenizer
 
+    from models.llama_process import GgufProcess
+
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    silence_logs()
-    llm = llama_cpp.Llama(str(vocab_gguf), vocab_only=True, verbose=False)
+    llm = GgufProcess(vocab_gguf, vocab_only=True)
     try:
         for text in CHECK_TEXTS:
             expected = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -54,14 +54,14 @@ req_files=(requirements.txt)
 [ $flavour = gpu ] && req_files+=(requirements-gpu.txt)
 [ $want_dev = 1 ] && req_files+=(requirements-dev.txt)
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline),
-# with Korean fonts so that screenshots show Hangul.
+# with Korean and emoji fonts so that screenshots show Hangul and the vote buttons' emoji.
 install_test_browser() {
-  dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 && return
+  dpkg -s chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1 && return
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
-  echo "Installing Chromium and Korean fonts for the browser tests..."
+  echo "Installing Chromium, Korean and emoji fonts for the browser tests..."
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null
 }
 if [ $plan_only = 1 ]; then
   echo "flavour: $flavour"

@@ -15,7 +15,7 @@ from core.artifacts import ExportManifest, PromptContract
 from core.exports import ExportDir
 from core.runs import RunDir
 from inference import llama
-from inference.verify import Reference, greedy_tokens
+from inference.verify import GREEDY_TOKENS, Reference
 from tests.conftest import ROOT
 from tests.test_training import run_training, train_command, write_config
 
@@ -75,7 +75,7 @@ def test_f16_generates_what_the_merged_model_generates(exported):
     reference = Reference(out / "merged", contract_of(out))
     with llama.load(out / "model-f16.gguf") as llm:
         for ids, expected in zip(reference.ids, reference.greedy):
-            assert greedy_tokens(llm, ids) == expected
+            assert llm.greedy(ids, GREEDY_TOKENS) == expected
 
 
 def test_the_lora_gguf_on_the_base_gguf_answers_like_the_merged_f16(exported):
@@ -84,7 +84,7 @@ def test_the_lora_gguf_on_the_base_gguf_answers_like_the_merged_f16(exported):
     with llama.load(out / "model-f16.gguf") as merged, \
             llama.load(out / "base-f16.gguf", lora_path=out / "lora-f16.gguf") as with_lora, \
             llama.load(out / "base-f16.gguf") as base:
-        answers = [(greedy_tokens(merged, ids), greedy_tokens(with_lora, ids), greedy_tokens(base, ids))
+        answers = [tuple(model.greedy(ids, GREEDY_TOKENS) for model in (merged, with_lora, base))
                    for ids in reference.ids]
     assert all(merged_answer == lora_answer for merged_answer, lora_answer, _ in answers)
     assert any(merged_answer != base_answer for merged_answer, _, base_answer in answers)  # the adapter matters

@@ -27,6 +27,7 @@ def test_try_it_with_the_sample_then_one_message_in_compare(tmp_path, demo_model
             page.locator("#try-sample").click()
             page.wait_for_selector("[data-quickstart='train']")
             page.get_by_text("Training try-sample: step").wait_for()
+            page.get_by_text("No NVIDIA GPU: the offline demo model, trained on the CPU.").wait_for()  # says which, why
             page.screenshot(path=str(ARTIFACTS / "2-training.png"))
             page.wait_for_selector("[data-quickstart='export']", timeout=400_000)
             page.wait_for_selector("[data-quickstart='chat']", timeout=400_000)

@@ -90,7 +90,8 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
             with gr.Row():
                 compare_clear = gr.Button(T("Clear both (new round)", "모두 지우기 (새 라운드)"))
                 save_button = gr.Button(T("Save conversation", "대화 저장"))
-            saved_file = gr.File(label=T("Saved conversation", "저장된 대화"), interactive=False, height=90)
+            saved_file = gr.File(label=T("Saved conversation", "저장된 대화"), interactive=False, height=90,
+                                 visible=False)  # appears when a conversation is saved
             tally_table = gr.Dataframe(value=_tally_frame(workspace, models), label=T("Blind votes", "블라인드 투표 집계"),
                                        interactive=False)
 
@@ -200,7 +201,8 @@ def create_chat_tab(workspace: Workspace, resolve_base: Callable[[str], str] | N
                      api_name=f"vote_{verdict}")
     save_button.click(settings_form.handler(save, leading=("history_a", "history_b", "round")),
                       inputs=[chat_a, chat_b, round_state, *settings_form.inputs], outputs=[saved_file],
-                      api_name="save_chat")
+                      api_name="save_chat").success(lambda: gr.update(visible=True), outputs=[saved_file],
+                                                    api_visibility="private")
     refresh.click(refreshed, inputs=[single_model, model_a, model_b], outputs=[single_model, model_a, model_b],
                   api_name="chat_models")
     return {"refresh": refreshed, "models": [single_model, model_a, model_b], "tabs": chat_tabs,
@@ -212,13 +214,13 @@ def _message_box(elem_id: str) -> gr.Textbox:
     placeholder = T("Type a message (Enter: send, Shift+Enter: new line)",
                     "메시지를 입력하세요 (Enter: 보내기, Shift+Enter: 줄바꿈)")
     return gr.Textbox(show_label=False, placeholder=placeholder, lines=1, max_lines=6, scale=5, elem_id=elem_id,
-                      elem_classes=[IME_SAFE], autofocus=False)
+                      elem_classes=[IME_SAFE, "field-message"], autofocus=False)
 
 
 def _required(text: str | None) -> str:
     text = (text or "").strip()
     if not text:
-        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.")
+        raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.", field="message")
     return text
 
 

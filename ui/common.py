@@ -16,6 +16,7 @@ VERDICT_BUTTONS = {"left": "👈 A is better · A가 낫다", "right": "👉 B i
                    "tie": "🤝 Tie · 비슷함", "both_bad": "👎 Both bad · 둘 다 별로"}
 # Korean (IME) input: Enter that commits a syllable must not send the message (see the script).
 IME_GUARD = Path(__file__).with_name("ime_guard.js").read_text(encoding="utf-8")
+ERROR_FIELD = Path(__file__).with_name("error_field.js").read_text(encoding="utf-8")
 
 
 def user_errors(handler):
@@ -42,15 +43,24 @@ def _as_gradio_errors():
     try:
         yield
     except UserError as err:
-        raise gr.Error(localized(err), print_exception=False) from err
+        raise gr.Error(html_escape(localized(err)) + _field_mark(err.field), print_exception=False) from err
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise gr.Error(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"), print_exception=False) from err
+        first = err.errors()[0]["loc"] if err.errors() else ()
+        raise gr.Error(html_escape(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"))
+                       + _field_mark(str(first[0]) if first else None), print_exception=False) from err
+
+
+def _field_mark(field: str | None) -> str:
+    """What the page script (error_field.js) finds in an error to outline the control of `field`."""
+    # a class, not a data- attribute: Gradio's sanitizer keeps only the former in a message
+    return f"<span class='error-field for-{html_escape(field)}'></span>" if field else ""
 
 
 def page_head() -> str:
-    """The scripts every page of the app carries: its language, and the Korean input guard."""
-    return page_script() + f"<script>{IME_GUARD}</script>"
+    """The scripts every page of the app carries: its language, the Korean input guard, and errors
+    that outline the control to change."""
+    return page_script() + f"<script>{IME_GUARD}</script><script>{ERROR_FIELD}</script>"
 
 
 def verdict_words(verdict: str) -> str:
@@ -70,6 +80,12 @@ def job_progress_html(css_class: str, status, parts: list[str], states_ko: dict[
     bar = f"<progress value='{status.share:.3f}' max='1' style='width:100%'></progress>"
     return (f"<div class='{css_class}' data-state='{status.state}'>{bar}"
             f"<div>{' · '.join(part for part in shown if part)}</div>{detail}</div>")
+
+
+def has_rows(frame) -> bool:
+    """Whether a Dataframe's value (as an event gets it) holds a row with something in it."""
+    return frame is not None and any(str(cell).strip() for cell in getattr(frame, "values", frame).flatten()
+                                     if cell is not None and cell == cell)
 
 
 def html_escape(text: str) -> str:

@@ -18,7 +18,7 @@ from data import bundled, privacy
 from data.chat_format import visible_tokens
 from data.prepare import Prepared, prepare, write
 from models.resolve import load_tokenizer
-from ui.common import user_errors
+from ui.common import has_rows, user_errors
 from ui.forms import Form
 from ui.i18n import T, lang, localized, say
 
@@ -74,21 +74,29 @@ def create_dataset_tab(workspace: Workspace) -> dict:
                                   value=defaults.val_ratio)
             seed = gr.Number(label=T("Split seed", "분할 시드"), value=defaults.seed, precision=0)
     preview_button = gr.Button(T("Preview", "미리보기"), variant="primary")
-    summary = gr.Markdown()
+    summary = gr.Markdown(T("Start here: the bundled AI Hub sample is chosen above (or upload your own chat files). "
+                            "Press **Preview** to see the conversations exactly as the trainer will, then name and "
+                            "save the dataset below. Every view of the preview appears here.",
+                            "여기서 시작하세요: 위에 동봉된 AI Hub 샘플이 골라져 있습니다 (내 대화 파일을 올려도 됩니다). "
+                            "**미리보기**를 누르면 학습에 들어갈 모습 그대로 대화를 보여 주고, 아래에서 이름을 붙여 "
+                            "저장합니다. 미리보기 결과는 여기에 나타납니다."), elem_id="dataset-summary")
+    # The preview's views appear with the first preview (the skipped lines only when there are some)
     with gr.Row():
         # Axis titles are set by each preview, in the page's language (the plot translates only its title).
         histogram = gr.BarPlot(x="tokens", y="examples", title=T("Tokens per example", "예시당 토큰 수"),
-                               x_title="tokens (bin start)", y_title="examples")
-        files_table = gr.Dataframe(label=T("Files read", "읽은 파일"), headers=["source", "format"], interactive=False)
+                               x_title="tokens (bin start)", y_title="examples", visible=False)
+        files_table = gr.Dataframe(label=T("Files read", "읽은 파일"), headers=["source", "format"], interactive=False,
+                                   visible=False)
     masked_view = gr.HighlightedText(label=T("Personal information found and masked (as it was; only shown here)",
                                              "찾아서 가린 개인정보 (원래 내용, 여기에만 표시)"),
                                      show_legend=True, combine_adjacent=False, visible=False)
     samples = gr.Code(label=T("Samples as the trainer sees them (special tokens shown)",
-                              "학습 과정에 들어가는 그대로의 샘플 (특수 토큰 표시)"), language=None, lines=14)
+                              "학습 과정에 들어가는 그대로의 샘플 (특수 토큰 표시)"), language=None, lines=14,
+                      visible=False)
     skipped_table = gr.Dataframe(label=T("Skipped (with reasons)", "건너뛴 항목 (이유 포함)"),
-                                 headers=["source", "line", "reason"], interactive=False)
+                                 headers=["source", "line", "reason"], interactive=False, visible=False)
     with gr.Row():
-        dataset_name = gr.Textbox(label=T("Save as", "저장 이름"), placeholder="my-chats")
+        dataset_name = gr.Textbox(label=T("Save as", "저장 이름"), placeholder="my-chats", elem_classes=["field-name"])
         save_button = gr.Button(T("Save dataset", "데이터셋 저장"))
     saved_message = gr.Markdown()
     saved_datasets = gr.Dropdown(label=T("Saved datasets", "저장된 데이터셋"), choices=workspace.dataset_names(),
@@ -119,7 +127,10 @@ def create_dataset_tab(workspace: Workspace) -> dict:
 
     preview_button.click(form.handler(on_preview), inputs=form.inputs,
                          outputs=[summary, histogram, files_table, masked_view, samples, skipped_table],
-                         api_name="preview")
+                         api_name="preview").success(
+        lambda skipped: (gr.update(visible=True), gr.update(visible=True),
+                         gr.update(visible=has_rows(skipped))),
+        inputs=[skipped_table], outputs=[files_table, samples, skipped_table], api_visibility="private")
     save_button.click(form.handler(on_save, leading=("name",)), inputs=[dataset_name, *form.inputs],
                       outputs=[saved_message, saved_datasets], api_name="save_dataset")
     return {"saved_datasets": saved_datasets}
@@ -146,7 +157,7 @@ def prepare_config(workspace: Workspace, values: dict) -> PrepareConfig:
         inputs = [str(workspace.inside(source_path))]
     if not inputs:
         raise UserError("Upload chat files or choose a path inside the workspace first.",
-                        ko="먼저 대화 파일을 업로드하거나 작업 폴더 안의 경로를 고르세요.")
+                        ko="먼저 대화 파일을 업로드하거나 작업 폴더 안의 경로를 고르세요.", field="source_path")
     return PrepareConfig.model_validate({**values, "inputs": inputs, "bot": (values.get("bot") or "").strip() or None,
                                          "tokenizer": (values.get("tokenizer") or "demo").strip()})
 
@@ -247,4 +258,4 @@ def token_histogram(lengths: list[int], bins: int = HISTOGRAM_BINS):
     width = max(1, -(-max(lengths, default=1) // bins))
     frame = pd.DataFrame({"tokens": lengths, "examples": [1] * len(lengths)})
     return gr.BarPlot(value=frame, x_bin=width, y_aggregate="sum", x_title=say("tokens (bin start)", "토큰 (구간 시작)"),
-                      y_title=say("examples", "예시 수"))
+                      y_title=say("examples", "예시 수"), visible=True)

@@ -32,9 +32,10 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
         dataset = gr.Dropdown(label=T("Dataset (its held-out conversations)", "데이터셋 (검증용 대화)"),
                               choices=datasets, value=datasets[0] if datasets else None, allow_custom_value=True)
         chattable = chat_models(workspace)
-        models = gr.Dropdown(label=T("Models to compare", "비교할 모델"), choices=model_choices(workspace, chattable),
+        choices = model_choices(workspace, chattable)
+        models = gr.Dropdown(label=T("Models to compare", "비교할 모델"), choices=choices,
                              value=[model_id for model_id in default_pair(chattable) if model_id], multiselect=True,
-                             allow_custom_value=True, scale=3)
+                             allow_custom_value=True, scale=3, info=_models_info(choices))
     with gr.Row():
         limit = gr.Number(label=T("Held-out contexts each model answers", "모델마다 답할 검증 문맥 수"), value=20,
                           precision=0, minimum=1, maximum=1000)
@@ -50,40 +51,42 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
                              value=newest_evaluation(workspace), allow_custom_value=True)
         refresh = gr.Button("↻", scale=0)
     status = gr.HTML(elem_id="evaluation-status")
-    results = gr.Dataframe(label=T("Held-out bot-turn loss and style distance (lower is better)",
-                                   "검증 대화의 봇 턴 손실과 말투 거리 (낮을수록 좋음)"),
-                           headers=RESULT_COLUMNS, interactive=False, elem_id="evaluation-results")
-    with gr.Row():
-        checkpoint_plot = gr.LinePlot(x="step", y="bot loss", color="run", height=260, elem_id="checkpoint-plot",
-                                      title=T("Held-out loss over the run's checkpoints", "체크포인트별 검증 손실"))
-        depth_plot = gr.LinePlot(x="depth", y="loss", color="model", height=260, elem_id="depth-plot",
-                                 title=T("Loss by turn depth (the bot's n-th answer)", "턴 깊이별 손실 (봇의 n번째 답)"))
-    style_table = gr.Dataframe(label=T("Style of the replies (share of replies)", "답변의 말투 (답변 중 비율)"),
-                               interactive=False, elem_id="style-table")
-    style_plot = gr.BarPlot(x="model", y="style distance", height=280, elem_id="style-plot",
-                            title=T("Style distance from the real replies", "실제 답변과의 말투 거리"))
+    # The results and the blind pairs appear once there is an evaluation to show
+    with gr.Column(visible=newest_evaluation(workspace) is not None, elem_id="evaluation-shown") as shown:
+        results = gr.Dataframe(label=T("Held-out bot-turn loss and style distance (lower is better)",
+                                       "검증 대화의 봇 턴 손실과 말투 거리 (낮을수록 좋음)"),
+                               headers=RESULT_COLUMNS, interactive=False, elem_id="evaluation-results")
+        with gr.Row():
+            checkpoint_plot = gr.LinePlot(x="step", y="bot loss", color="run", height=260, elem_id="checkpoint-plot",
+                                          title=T("Held-out loss over the run's checkpoints", "체크포인트별 검증 손실"))
+            depth_plot = gr.LinePlot(x="depth", y="loss", color="model", height=260, elem_id="depth-plot",
+                                     title=T("Loss by turn depth (the bot's n-th answer)", "턴 깊이별 손실 (봇의 n번째 답)"))
+        style_table = gr.Dataframe(label=T("Style of the replies (share of replies)", "답변의 말투 (답변 중 비율)"),
+                                   interactive=False, elem_id="style-table")
+        style_plot = gr.BarPlot(x="model", y="style distance", height=280, elem_id="style-plot",
+                                title=T("Style distance from the real replies", "실제 답변과의 말투 거리"))
+
+        gr.Markdown(T("### Replies side by side (blind)\nA held-out conversation, what the real person answered, and "
+                      "two models' replies in random order: vote, then the names are shown. Votes count in the Chat "
+                      "tab's tally.",
+                      "### 답변 나란히 보기 (블라인드)\n검증용 대화, 실제 사람이 한 답, 두 모델의 답을 무작위 순서로 "
+                      "보여 줍니다. 투표하면 이름이 공개됩니다. 투표는 대화 탭의 집계에 들어갑니다."))
+        context = gr.Chatbot(label=T("Held-out context", "검증용 대화 문맥"), height=300, elem_id="evaluation-context")
+        real = gr.Textbox(label=T("What the real person answered", "실제 사람의 답"), interactive=False,
+                          elem_id="real-reply")
+        with gr.Row():
+            reply_a = gr.Textbox(label=T("Reply A", "답변 A"), interactive=False, elem_id="reply-a")
+            reply_b = gr.Textbox(label=T("Reply B", "답변 B"), interactive=False, elem_id="reply-b")
+        with gr.Row():
+            next_pair = gr.Button(T("Next pair", "다음 비교"), elem_id="next-pair")
+            vote_buttons = {verdict: gr.Button(text, elem_id=f"evaluation-vote-{verdict}")
+                            for verdict, text in VERDICT_BUTTONS.items()}
+        vote_message = gr.Markdown(elem_id="evaluation-vote-message")
+        with gr.Accordion(T("All replies", "모든 답변"), open=False):
+            all_replies = gr.Dataframe(interactive=False, wrap=True, elem_id="all-replies")
     seen = gr.State(None)
     timer = gr.Timer(REFRESH_S)
-
-    gr.Markdown(T("### Replies side by side (blind)\nA held-out conversation, what the real person answered, and "
-                  "two models' replies in random order: vote, then the names are shown. Votes count in the Chat "
-                  "tab's tally.",
-                  "### 답변 나란히 보기 (블라인드)\n검증용 대화, 실제 사람이 한 답, 두 모델의 답을 무작위 순서로 "
-                  "보여 줍니다. 투표하면 이름이 공개됩니다. 투표는 대화 탭의 집계에 들어갑니다."))
-    context = gr.Chatbot(label=T("Held-out context", "검증용 대화 문맥"), height=300, elem_id="evaluation-context")
-    real = gr.Textbox(label=T("What the real person answered", "실제 사람의 답"), interactive=False,
-                      elem_id="real-reply")
-    with gr.Row():
-        reply_a = gr.Textbox(label=T("Reply A", "답변 A"), interactive=False, elem_id="reply-a")
-        reply_b = gr.Textbox(label=T("Reply B", "답변 B"), interactive=False, elem_id="reply-b")
-    with gr.Row():
-        next_pair = gr.Button(T("Next pair", "다음 비교"), elem_id="next-pair")
-        vote_buttons = {verdict: gr.Button(text, elem_id=f"evaluation-vote-{verdict}")
-                        for verdict, text in VERDICT_BUTTONS.items()}
-    vote_message = gr.Markdown(elem_id="evaluation-vote-message")
     pair = gr.State({})
-    with gr.Accordion(T("All replies", "모든 답변"), open=False):
-        all_replies = gr.Dataframe(interactive=False, wrap=True, elem_id="all-replies")
 
     views = [status, results, checkpoint_plot, depth_plot, style_table, style_plot, all_replies]
 
@@ -110,7 +113,7 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
 
     def on_pick(choice):
         target = folder_of(choice)
-        return (*evaluation_views(target), _stamp(target), *_pair_views(choice, target))
+        return (*evaluation_views(target), _stamp(target), *_pair_views(choice, target), gr.update(visible=target is not None))
 
     def on_tick(choice, last_seen):
         target = folder_of(choice)
@@ -146,7 +149,7 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
                        api_name="evaluate")
     stop_button.click(on_stop, inputs=[picked], outputs=[status], api_name="stop_evaluation")
     pair_views = [context, real, reply_a, reply_b, vote_message, pair]
-    picked.change(on_pick, inputs=[picked], outputs=[*views, seen, *pair_views], show_progress="hidden")
+    picked.change(on_pick, inputs=[picked], outputs=[*views, seen, *pair_views, shown], show_progress="hidden")
     refresh.click(lambda: gr.update(choices=evaluation_choices(workspace)), outputs=[picked])
     timer.tick(on_tick, inputs=[picked, seen], outputs=[*views, seen], show_progress="hidden")
     next_pair.click(on_next, inputs=[picked], outputs=pair_views, api_name="evaluation_pair")
@@ -155,7 +158,8 @@ def create_evaluate_tab(workspace: Workspace) -> dict:
                      outputs=[vote_message, pair], api_name=f"evaluation_vote_{verdict}")
 
     def refreshed():
-        return (gr.update(choices=workspace.dataset_names()), gr.update(choices=model_choices(workspace)),
+        choices = model_choices(workspace)
+        return (gr.update(choices=workspace.dataset_names()), gr.update(choices=choices, info=_models_info(choices)),
                 gr.update(choices=evaluation_choices(workspace)))
 
     def on_page_load():
@@ -180,6 +184,13 @@ def model_choices(workspace: Workspace, chattable: dict | None = None) -> list[t
             choices.append((say(f"{entry.run.name} · every checkpoint (transformers)",
                                 f"{entry.run.name} · 모든 체크포인트 (transformers)"), f"run:{entry.run.name}"))
     return choices
+
+
+def _models_info(choices: list) -> object:
+    if choices:
+        return T("exports, runs (every checkpoint), base models, GGUF files", "내보낸 모델, 실행(모든 체크포인트), 베이스 모델, GGUF 파일")
+    return T("none yet: train a run (Train tab) or export one; its checkpoints and GGUF files appear here",
+             "아직 없음: 학습 탭에서 학습하거나 내보내면 체크포인트와 GGUF 파일이 여기에 나타납니다")
 
 
 def evaluation_choices(workspace: Workspace) -> list[str]:

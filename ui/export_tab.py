@@ -16,7 +16,7 @@ from core.runs import RunDir, list_runs
 from core.workspace import FINAL, Workspace
 from inference import export_jobs, publish
 from inference.export import step_name
-from ui.common import html_escape, job_progress_html, user_errors
+from ui.common import has_rows, html_escape, job_progress_html, user_errors
 from ui.i18n import T, lang, localized, say
 
 REFRESH_S = 2.0
@@ -26,23 +26,26 @@ STATES_KO = {"running": "내보내는 중", "completed": "완료", "failed": "�
 
 def create_export_tab(workspace: Workspace) -> dict:
     with gr.Row():
-        run = gr.Dropdown(label=T("Run", "실행"), choices=exportable_runs(workspace), allow_custom_value=True)
+        run = gr.Dropdown(label=T("Run", "실행"), choices=exportable_runs(workspace), allow_custom_value=True,
+                          info=_runs_info(workspace), elem_id="export-run", elem_classes=["field-run"])
         checkpoint = gr.Dropdown(label=T("Checkpoint", "체크포인트"), choices=[FINAL], value=FINAL,
                                  allow_custom_value=True)
     with gr.Row():
         quants = gr.CheckboxGroup(label=T("GGUF formats", "GGUF 형식"), choices=list(QUANTS),
-                                  value=["f16", "q8_0", "q4_k_m"])
-        lora = gr.Checkbox(label=T("Also the adapter alone as a GGUF LoRA (with the base as GGUF)",
-                                   "어댑터만 따로 GGUF LoRA로도 내보내기 (베이스 모델도 GGUF로)"), value=True)
-        evaluate = gr.Checkbox(label=T("Then evaluate every file against the base (Evaluate tab)",
-                                       "내보낸 뒤 모든 파일을 베이스 모델과 비교 평가 (평가 탭)"), value=False)
+                                  value=["f16", "q8_0", "q4_k_m"], elem_classes=["field-quants"])
+        with gr.Column(min_width=280):  # wraps below the formats on a phone
+            lora = gr.Checkbox(label=T("Also the adapter alone as a GGUF LoRA (with the base as GGUF)",
+                                       "어댑터만 따로 GGUF LoRA로도 내보내기 (베이스 모델도 GGUF로)"), value=True)
+            evaluate = gr.Checkbox(label=T("Then evaluate every file against the base (Evaluate tab)",
+                                           "내보낸 뒤 모든 파일을 베이스 모델과 비교 평가 (평가 탭)"), value=False)
     with gr.Row():
         export_button = gr.Button(T("Export", "내보내기"), variant="primary")
         stop_button = gr.Button(T("Stop", "중지"), variant="stop")
     command = gr.Code(label=T("Command", "명령"), language="shell", lines=1, visible=False)
-    status = gr.HTML()
-    table = gr.Dataframe(label=T("Files", "파일"), headers=TABLE_COLUMNS, interactive=False)
-    downloads = gr.File(label=T("Download", "다운로드"), file_count="multiple", interactive=False)
+    status = gr.HTML(lambda: _first_line(workspace), elem_id="export-status")
+    # The files and their downloads appear once an export has some
+    table = gr.Dataframe(label=T("Files", "파일"), headers=TABLE_COLUMNS, interactive=False, visible=False)
+    downloads = gr.File(label=T("Download", "다운로드"), file_count="multiple", interactive=False, visible=False)
     timer = gr.Timer(REFRESH_S)
     with gr.Accordion(T("Publish as a Hugging Face Space", "Hugging Face 스페이스로 공유"), open=False):
         gr.Markdown(T("Builds a chat-only Space (this app's Chat tab, the GGUF, its requirements and a model card) "
@@ -71,7 +74,7 @@ def create_export_tab(workspace: Workspace) -> dict:
     @user_errors
     def on_export(selected, chosen_checkpoint, chosen_quants, with_lora, then_evaluate):
         if not chosen_quants:
-            raise UserError("Tick at least one GGUF format.", ko="GGUF 형식을 하나 이상 선택하세요.")
+            raise UserError("Tick at least one GGUF format.", ko="GGUF 형식을 하나 이상 선택하세요.", field="quants")
         target, launched = export_jobs.start(workspace, _run(workspace, selected), chosen_checkpoint, chosen_quants,
                                              bool(with_lora), lang(), evaluate=bool(then_evaluate))
         return *export_views(target), gr.update(value=shlex.join(launched), visible=True)
@@ -101,27 +104,33 @@ def create_export_tab(workspace: Workspace) -> dict:
 
     def views_of(selected, chosen_checkpoint):
         if not selected:
-            return say("Choose a run to export.", "내보낼 실행을 고르세요."), _empty_table(), None
+            return _first_line(workspace), _empty_table(), None
         return export_views(ExportDir(workspace.exports / workspace.export_name(selected, chosen_checkpoint or FINAL)))
 
+    # The API's views are plain values; the page's (the timer's, and after each of those) show the
+    # table and the downloads only when they hold something
+    show_files = dict(fn=lambda frame, files: (gr.update(visible=has_rows(frame)), gr.update(visible=bool(files))),
+                      inputs=[table, downloads], outputs=[table, downloads], api_visibility="private")
     run.change(on_run, inputs=[run, checkpoint], outputs=[checkpoint])
     export_button.click(on_export, inputs=[run, checkpoint, quants, lora, evaluate], outputs=[status, table, downloads, command],
-                        api_name="export")
+                        api_name="export").then(**show_files)
     stop_button.click(on_stop, inputs=[run, checkpoint], outputs=[status], api_name="stop_export")
     views = [status, table, downloads]
-    checkpoint.change(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden", api_name="export_views")
-    timer.tick(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden")
+    checkpoint.change(views_of, inputs=[run, checkpoint], outputs=views, show_progress="hidden",
+                      api_name="export_views").then(**show_files)
+    timer.tick(lambda selected, chosen: _shown(views_of(selected, chosen)), inputs=[run, checkpoint], outputs=views,
+               show_progress="hidden")
     publish_button.click(on_publish, inputs=[run, checkpoint, publish_file, space_repo, token, confirm_publish],
                          outputs=[publish_message], api_name="publish")
 
     def refreshed():
-        return gr.update(choices=exportable_runs(workspace))
+        return gr.update(choices=exportable_runs(workspace), info=_runs_info(workspace))
 
     def on_page_load():
         """A reload (or the first page after an app restart) shows an export under way, if one is."""
         running = export_jobs.attached(workspace)
         if running is None:
-            return gr.update(choices=exportable_runs(workspace)), gr.update()
+            return gr.update(choices=exportable_runs(workspace), info=_runs_info(workspace)), gr.update()
         run_name, checkpoint_name = running
         names = RunDir(workspace.runs / run_name).adapters() or [FINAL]
         return (gr.update(choices=exportable_runs(workspace), value=run_name),
@@ -158,6 +167,28 @@ def export_views(target: ExportDir):
     return _line(message), pd.DataFrame(rows, columns=TABLE_COLUMNS), files
 
 
+def _shown(views):
+    """export_views' (message, table, files), the table and the downloads shown only when they hold something."""
+    message, table, files = views
+    return message, gr.update(value=table, visible=has_rows(table)), gr.update(value=files, visible=bool(files))
+
+
+def _runs_info(workspace: Workspace):
+    if exportable_runs(workspace):
+        return T("a run that finished or saved a checkpoint", "완료되었거나 체크포인트를 저장한 실행")
+    return T("none yet: a run appears here once it finished or saved a checkpoint (Train tab)",
+             "아직 없음: 학습 탭의 실행이 끝나거나 체크포인트를 저장하면 여기에 나타납니다")
+
+
+def _first_line(workspace: Workspace) -> str:
+    if exportable_runs(workspace):
+        return _line(say("Choose a run to export.", "내보낼 실행을 고르세요."))
+    return _line(say("Nothing to export yet: train a run in the Train tab first (or press ▶ Try it with the sample). "
+                     "Its GGUF files, their verification and downloads appear here.",
+                     "아직 내보낼 것이 없습니다: 먼저 학습 탭에서 학습하세요 (또는 ▶ 샘플로 해 보기). "
+                     "GGUF 파일과 검증 결과, 다운로드가 여기에 나타납니다."))
+
+
 def _progress(target: ExportDir, status) -> str:
     phase = step_name(status.phase, lang() == "ko") if status.phase else ""
     return job_progress_html("export-progress", status, [f"<b>{target.name}</b>", phase], STATES_KO)
@@ -184,7 +215,8 @@ def exportable_runs(workspace: Workspace) -> list[str]:
 def _run(workspace: Workspace, selected: str | None) -> RunDir:
     if not selected or selected not in exportable_runs(workspace):
         raise UserError("Choose a run that has finished or saved a checkpoint (train one in the Train tab).",
-                        ko="완료되었거나 체크포인트를 저장한 실행을 선택하세요 (학습 탭에서 학습할 수 있습니다).")
+                        ko="완료되었거나 체크포인트를 저장한 실행을 선택하세요 (학습 탭에서 학습할 수 있습니다).",
+                        field="run")
     return RunDir(workspace.runs / selected)
 
 

@@ -14,6 +14,8 @@ import gradio as gr
 class Form:
     def __init__(self, **components: gr.components.Component):
         self.components = components
+        for name, component in components.items():  # an error about a field outlines its control (ui.common)
+            component.elem_classes = [*(component.elem_classes or []), f"field-{name}"]
 
     def __getitem__(self, name: str) -> gr.components.Component:
         return self.components[name]

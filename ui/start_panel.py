@@ -17,7 +17,9 @@ STAGE_NAMES = {"prepare": ("Dataset", "데이터셋"), "train": ("Train", "학�
 REFRESH_S = 2.0
 STYLE = ("<style>.stage-path{display:flex;flex-wrap:wrap;gap:.4em 1.2em;margin:0 0 .3em}"
          ".stage-path span[data-state=now]{font-weight:700}.stage-path span[data-state=done]{color:#2a7}"
-         ".stage-path span[data-state=done]::after{content:' ✓'}.stage-path span[data-state=next]{opacity:.55}</style>")
+         ".stage-path span[data-state=done]::after{content:' ✓'}.stage-path span[data-state=next]{opacity:.55}"
+         # on a phone the button wraps below the path instead of squeezing it into a narrow column
+         "#start-panel{flex-wrap:wrap}#start-steps{flex:1 1 320px;min-width:min(320px,100%)}</style>")
 
 
 def create_start_panel(workspace: Workspace, hardware: Hardware) -> dict:
@@ -90,7 +92,9 @@ def _next_line(workspace: Workspace, current, korean: bool) -> str:
     if current.stage == "train":
         status = RunDir(workspace.runs / current.run).status()
         step = f"{status.step}/{status.max_steps or '?'}" if status else "…"
-        return f"학습 중: {current.run}, 스텝 {step}" if korean else f"Training {current.run}: step {step}"
+        note = (korean and current.note_ko) or current.note
+        line = f"학습 중: {current.run}, 스텝 {step}" if korean else f"Training {current.run}: step {step}"
+        return f"{line}. {note}" if note else line
     if current.stage == "export":
         return (f"q4_k_m으로 내보내는 중: {current.export}" if korean else
                 f"Exporting {current.export} as q4_k_m")

@@ -37,7 +37,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                                  value=defaults.base_model, allow_custom_value=True,
                                  info=T("a preset below, demo (offline, CPU), a Hugging Face id, or a local folder",
                                         "아래 목록의 모델, demo (오프라인, CPU), Hugging Face id, 또는 로컬 폴더"))
-        run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name)
+        run_name = gr.Textbox(label=T("Run name", "실행 이름"), value=_new_run_name, elem_classes=["field-name"])
     with gr.Accordion(T("Base models: size, licence, fit, backend", "베이스 모델: 크기, 라이선스, 메모리, 백엔드"),
                       open=False):
         gr.Dataframe(value=lambda: _presets_frame(hardware), interactive=False, wrap=True, elem_id="presets",
@@ -92,16 +92,19 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         stop_button = gr.Button(T("Stop", "중지"), variant="stop")
         resume_button = gr.Button(T("Resume", "이어서 학습"))
     message = gr.Markdown()
-    command = gr.Code(label=T("Command", "명령"), language="shell", lines=2)
+    command = gr.Code(label=T("Command", "명령"), language="shell", lines=2, visible=False)  # shown once a run starts
     with gr.Row():
         # Choices change while the app runs (new runs), so any value is accepted and checked on use.
         runs = gr.Dropdown(label=T("Runs", "실행 목록"), choices=_run_choices(workspace), value=_newest_run(workspace),
-                           interactive=True, allow_custom_value=True)
+                           interactive=True, allow_custom_value=True, info=_runs_info(workspace), elem_id="train-runs",
+                           elem_classes=["field-run"])
         refresh_runs = gr.Button("↻", scale=0)
-    progress = gr.HTML()
+    progress = gr.HTML(elem_id="train-progress")
     loss_plot = gr.LinePlot(value=_empty_plot(), x="step", y="loss", color="series", title=T("Loss", "손실(loss)"),
-                            height=280, color_map={"train": "#2563eb", "validation": "#f97316"})
-    log_tail = gr.Code(label=T("Log (tail)", "로그 (마지막 부분)"), language=None, lines=12)
+                            height=280, color_map={"train": "#2563eb", "validation": "#f97316"}, visible=False,
+                            elem_id="train-loss")
+    log_tail = gr.Code(label=T("Log (tail)", "로그 (마지막 부분)"), language=None, lines=12, visible=False,
+                       elem_id="train-log")
     timer = gr.Timer(REFRESH_S)
 
     form = Form(dataset=dataset, base_model=base_model, max_steps=max_steps, num_train_epochs=epochs,
@@ -116,7 +119,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         config = train_config(workspace, values)
         run, launched = launcher.start(workspace, config, name, hardware, token)
         started = say(f"Started **{run.name}**.", f"**{run.name}** 실행을 시작했습니다.")
-        runs_update = gr.update(choices=_run_choices(workspace), value=run.name)
+        runs_update = gr.update(choices=_run_choices(workspace), value=run.name, info=_runs_info(workspace))
         return started, shlex.join(launched), runs_update, _new_run_name()
 
     @user_errors
@@ -149,30 +152,40 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         return localized(memory_advice(shape, batch_size, config.max_length, config.load_in_4bit, config.backend,
                                        hardware.gpu_name, hardware.gpu_memory_gib))
 
+    show_command = dict(fn=lambda text: gr.update(visible=bool(text)), inputs=[command], outputs=[command],
+                        api_visibility="private")
     start_button.click(form.handler(on_start, leading=("run_name", "hub_token")),
                        inputs=[run_name, hub_token, *form.inputs], outputs=[message, command, runs, run_name],
-                       api_name="start_training")
+                       api_name="start_training").then(**show_command)
     stop_button.click(on_stop, inputs=[runs], outputs=[message], api_name="stop_training")
-    resume_button.click(on_resume, inputs=[runs, hub_token], outputs=[message, command], api_name="resume_training")
+    resume_button.click(on_resume, inputs=[runs, hub_token], outputs=[message, command],
+                        api_name="resume_training").then(**show_command)
     for component in (base_model, max_length, batch_size, load_in_4bit, backend):
         component.change(form.handler(on_estimate), inputs=form.inputs, outputs=[memory], show_progress="hidden")
-    refresh_runs.click(lambda: gr.update(choices=_run_choices(workspace)), outputs=[runs])
+    refresh_runs.click(lambda: gr.update(choices=_run_choices(workspace), info=_runs_info(workspace)), outputs=[runs])
     views = [progress, loss_plot, log_tail]
     runs.change(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, api_name="run_views")
-    timer.tick(lambda selected: run_views(workspace, selected), inputs=[runs], outputs=views, show_progress="hidden")
+    # The timer's views also show the plot and the log only when they have something (not an API: the
+    # endpoint above keeps returning plain values)
+    timer.tick(lambda selected: shown_run_views(workspace, selected), inputs=[runs], outputs=views,
+               show_progress="hidden")
     def on_page_load(values):
         """A reload shows the runs and datasets as they are now, the newest run selected."""
         names = workspace.dataset_names()
-        return (gr.update(choices=_run_choices(workspace), value=_newest_run(workspace)),
+        return (gr.update(choices=_run_choices(workspace), value=_newest_run(workspace), info=_runs_info(workspace)),
                 gr.update(choices=names), on_estimate(values))
 
     return {"datasets": dataset, "on_load": (form.handler(on_page_load), form.inputs, [runs, dataset, memory])}
 
 
 def run_views(workspace: Workspace, selected: str | None):
-    """Progress bar, loss plot and log tail of one run, read from its files."""
+    """Progress bar, loss plot and log tail of one run, read from its files; before any run, what to do."""
     if not selected:
-        return say("No run yet.", "아직 실행이 없습니다."), _empty_plot(), ""
+        hint = say("No run yet: choose a dataset and a base model above and press Start (or ▶ Try it with the "
+                   "sample). Its progress, loss curve and log appear here.",
+                   "아직 실행이 없습니다: 위에서 데이터셋과 베이스 모델을 고르고 시작을 누르세요 (또는 ▶ 샘플로 해 보기). "
+                   "진행 상황, 손실 그래프, 로그가 여기에 나타납니다.")
+        return f"<div class='run-progress empty-state' data-state='none'>{_escape(hint)}</div>", _empty_plot(), ""
     run = RunDir(workspace.runs / selected)
     try:
         status = run.status()
@@ -180,6 +193,19 @@ def run_views(workspace: Workspace, selected: str | None):
         return _unreadable_html(run, err), _empty_plot(), run.log_tail()
     metrics = run.metrics()
     return _progress_html(run, status, metrics), _loss_frame(metrics), run.log_tail()
+
+
+def shown_run_views(workspace: Workspace, selected: str | None):
+    """run_views(), the plot and the log shown only when they hold something."""
+    progress, plot, log = run_views(workspace, selected)
+    has_loss = bool(plot["loss"].notna().any())
+    return progress, gr.update(value=plot, visible=has_loss), gr.update(value=log, visible=bool(log.strip()))
+
+
+def _runs_info(workspace: Workspace):
+    if list_runs(workspace.runs):
+        return T("newest first", "최신 순")
+    return T("none yet: a run appears here when you press Start", "아직 없음: 시작을 누르면 실행이 여기에 나타납니다")
 
 
 def _unreadable_html(run: RunDir, err: UnreadableFile) -> str:
@@ -264,7 +290,7 @@ def train_config(workspace: Workspace, values: dict) -> TrainConfig:
     """The form's values (by TrainConfig field name) as the config; the page's choices become its values."""
     if not values.get("dataset"):
         raise UserError("Choose a dataset first (prepare one in the Dataset tab).",
-                        ko="먼저 데이터셋을 고르세요 (데이터셋 탭에서 준비할 수 있습니다).")
+                        ko="먼저 데이터셋을 고르세요 (데이터셋 탭에서 준비할 수 있습니다).", field="dataset")
     return TrainConfig.model_validate({
         **values, "dataset": str(workspace.dataset_dir(values["dataset"])),
         "base_model": (values.get("base_model") or "").strip() or "demo",
@@ -276,10 +302,10 @@ def train_config(workspace: Workspace, values: dict) -> TrainConfig:
 
 def _selected_run(workspace: Workspace, selected: str | None) -> RunDir:
     if not selected:
-        raise UserError("Choose a run first.", ko="먼저 실행을 고르세요.")
+        raise UserError("Choose a run first.", ko="먼저 실행을 고르세요.", field="run")
     run = RunDir(workspace.runs / selected)
     if not run.path.is_dir():
-        raise UserError(f"There is no run named {selected}.", ko=f"이름이 {selected}인 실행이 없습니다.")
+        raise UserError(f"There is no run named {selected}.", ko=f"이름이 {selected}인 실행이 없습니다.", field="run")
     return run
 
 

@@ -1,0 +1,33 @@
+// Errors point to the control to change: an error message that names a field carries
+// <span class="error-field for-NAME">; the control of that field (the element with the class
+// field-NAME that is on screen, so the one in the open tab) is outlined, scrolled to and focused. The
+// outline goes when the control is changed.
+(() => {
+  const point = (field) => {
+    const shown = [...document.querySelectorAll(`.field-${CSS.escape(field)}`)]
+      .find((element) => element.offsetParent !== null);
+    if (!shown) return;
+    shown.classList.add("needs-fix");
+    shown.scrollIntoView({ block: "center" });
+    const input = shown.querySelector("input, textarea");
+    if (input) input.focus({ preventScroll: true });
+    const clear = () => shown.classList.remove("needs-fix");
+    shown.addEventListener("input", clear, { once: true });
+    shown.addEventListener("change", clear, { once: true });
+  };
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      for (const node of change.addedNodes) {
+        if (!(node instanceof Element)) continue;
+        const marks = node.matches(".error-field") ? [node] : node.querySelectorAll(".error-field");
+        for (const mark of marks) {
+          const named = [...mark.classList].find((name) => name.startsWith("for-"));
+          if (named) point(named.slice(4));
+        }
+      }
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true });
+  const style = document.createElement("style");
+  style.textContent = ".needs-fix{outline:3px solid #dc2626 !important;outline-offset:2px;border-radius:6px}";
+  document.head.appendChild(style);
+})();
