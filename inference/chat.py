@@ -97,7 +97,19 @@ def contract_of_gguf(gguf_path: Path, prompt_format: str | None = None, speakers
     return PromptContract(**wanted, end_tokens=_end_tokens_of_file(Path(gguf_path), wanted["prompt_format"]))
 
 
+_end_tokens: dict[tuple, list[str]] = {}
+
+
 def _end_tokens_of_file(gguf_path: Path, prompt_format: str) -> list[str]:
+    """Read from the file once per version of it (a listing asks for every file without an export.json)."""
+    stat = gguf_path.stat()
+    key = (str(gguf_path), stat.st_size, stat.st_mtime_ns, prompt_format)
+    if key not in _end_tokens:
+        _end_tokens[key] = _read_end_tokens(gguf_path, prompt_format)
+    return _end_tokens[key]
+
+
+def _read_end_tokens(gguf_path: Path, prompt_format: str) -> list[str]:
     from data.chat_format import TemplatePieces
 
     vocab = llama.open_model(gguf_path, n_ctx=8, vocab_only=True)
@@ -178,6 +190,11 @@ class GgufModel:
         yield from self.llm.stream(self.tokenize(prompt), sampling, seed, settings.max_new_tokens,
                                    self.spec.prompt.text_stops)
         self.generated_tokens = self.llm.generated_tokens
+
+    @property
+    def alive(self) -> bool:
+        """False once its worker has died (killed, crashed): the cache loads the model again."""
+        return self.llm.process.alive
 
     def close(self) -> None:
         self.closed = True
@@ -263,14 +280,15 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
     if not lines or lines[-1].role != "user":
         raise UserError("Type a message first.", ko="먼저 메시지를 입력하세요.", field="message")
     seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
+    if model.closed:  # unloaded to make room between being picked and answering
+        raise _unloaded()
     room = model.n_ctx - settings.max_new_tokens
     prompt, dropped = fitted_prompt(lines, fmt, lambda text: len(model.tokenize(text)), room, model.template)
     reply = Reply(seed=seed, dropped_lines=dropped)
     raw = ""
     with model.lock:
-        if model.closed:  # unloaded to make room between being picked and answering
-            raise UserError("This model was just unloaded to make room for another; send your message again.",
-                            ko="다른 모델을 불러올 자리를 만드느라 이 모델을 방금 메모리에서 내렸습니다. 메시지를 다시 보내세요.")
+        if model.closed:
+            raise _unloaded()
         started = time.perf_counter()
         first_at = None
         for piece in model.stream_raw(prompt, settings, seed):
@@ -286,6 +304,11 @@ def chat_stream(model: LoadedModel, messages: list[dict], settings: GenerationSe
     reply.text = reply_of(raw, fmt)
     reply.done = True
     yield reply
+
+
+def _unloaded() -> UserError:
+    return UserError("This model was just unloaded to make room for another; send your message again.",
+                     ko="다른 모델을 불러올 자리를 만드느라 이 모델을 방금 메모리에서 내렸습니다. 메시지를 다시 보내세요.")
 
 
 def side_by_side(streams: list[Iterator[Reply] | None], interval: float = 0.05) -> Iterator[list[Reply | None]]:
@@ -365,6 +388,8 @@ class ModelCache:
         need = estimate_bytes(spec)
         while True:
             with self._lock:
+                if spec.key in self.loaded and not getattr(self.loaded[spec.key], "alive", True):
+                    self.loaded.pop(spec.key).close()  # its worker died: load it again
                 if spec.key in self.loaded:
                     self.loaded.move_to_end(spec.key)
                     return self.loaded[spec.key]

@@ -5,6 +5,8 @@ job (the Train tab's run, the Export tab's export), started when the one before 
 stage reached is kept in workspace/quickstart.json, so a reload picks it up where it is."""
 from __future__ import annotations
 
+import json
+
 from core import artifacts
 from core.artifacts import QuickstartState, TrainConfig
 from core.errors import UserError
@@ -51,7 +53,7 @@ def sample_recipe(workspace: Workspace, hardware: Hardware) -> tuple[TrainConfig
             "is used (download one there to try a real one).",
             "학습 탭 목록의 작은 베이스 모델이 Hugging Face 캐시에 없어 오프라인 데모 모델을 씁니다 "
             "(학습 탭에서 하나를 내려받으면 실제 모델로 해 볼 수 있습니다).")
-    config = recipe("seed_qlora", dataset=dataset, base_model=preset.model_id).model_copy(update={"max_steps": GPU_STEPS})
+    config = recipe("seed_qlora", dataset=dataset, base_model=preset.model_id, max_steps=GPU_STEPS)
     return config, Text(f"On your GPU: {preset.name}, found in your Hugging Face cache, {GPU_STEPS} steps of QLoRA.",
                         f"GPU에서: Hugging Face 캐시에 있는 {preset.name}을(를) QLoRA로 {GPU_STEPS}스텝 학습합니다.")
 
@@ -75,7 +77,14 @@ def _cached(model_id: str) -> bool:
         folder = Path(snapshot_download(model_id, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         return False
-    return any(folder.glob("*.safetensors"))
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():  # sharded: every shard must be there, or training would download the rest
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError):
+            return False
+        return all((folder / shard).is_file() for shard in shards)
+    return (folder / "model.safetensors").is_file()
 
 
 def advance(workspace: Workspace, lang: str = "en") -> QuickstartState | None:

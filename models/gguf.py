@@ -13,8 +13,6 @@ every export's verification, prove that llama.cpp then gives the same ids as Hug
 """
 from __future__ import annotations
 
-import ctypes
-import functools
 import json
 import os
 import runpy

@@ -33,41 +33,53 @@ class LlamaProcess:
                                          stdout=subprocess.PIPE, stderr=self._stderr,
                                          env={**os.environ, "PYTHONPATH": path})
         self._lock = threading.Lock()
+        self._closed = False
         self.last_tokens = 0  # by the last streamed answer
 
     @property
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self._process.poll() is None
+
     def call(self, operation: str, *args):
         with self._lock:
+            self._refuse_if_closed()
             self._send(operation, args)
             return self._answer()
 
     def stream(self, *args) -> Iterator[str]:
         """Pieces of text as the worker writes them; a caller that stops reading stops the worker."""
         with self._lock:
+            self._refuse_if_closed()
             self._send("stream", args)
             finished = False
             try:
                 while True:
-                    kind, value = self._receive()[:2]
-                    if kind == "piece":
-                        yield value
-                    elif kind == "end":
-                        finished, self.last_tokens = True, value
+                    message = self._receive()
+                    if message[0] == "piece":
+                        yield message[1]
+                    elif message[0] == "end":
+                        finished, self.last_tokens = True, message[1]
                         return
                     else:
                         finished = True
-                        self._raise(kind, value)
+                        self._raise(*message)
             finally:
                 if not finished and self._process.poll() is None:
                     self._send("stop", ())
-                    while self._receive()[0] == "piece":
-                        pass
+                    message = self._receive()
+                    while message[0] == "piece":
+                        message = self._receive()
+                    if message[0] == "end":
+                        self.last_tokens = message[1]
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             if self._process.poll() is None:
                 try:
                     self._send("close", ())
@@ -75,7 +87,17 @@ class LlamaProcess:
                 except (UserError, subprocess.TimeoutExpired):
                     self._process.kill()
                     self._process.wait()
-        self._stderr.close()
+            self._closed = True
+            for stream in (self._process.stdin, self._process.stdout, self._stderr):
+                try:
+                    stream.close()
+                except OSError:  # what was left for a worker that died cannot be written
+                    pass
+
+    def _refuse_if_closed(self) -> None:
+        if self._closed:
+            raise UserError("This model was just unloaded (to make room for another); send your message again.",
+                            ko="이 모델을 방금 메모리에서 내렸습니다(다른 모델을 불러올 자리를 만드느라). 메시지를 다시 보내세요.")
 
     def _send(self, operation: str, args: tuple) -> None:
         try:

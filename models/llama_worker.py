@@ -17,6 +17,7 @@ import functools
 import os
 import pickle
 import select
+import signal
 import sys
 from pathlib import Path
 
@@ -196,6 +197,9 @@ class Worker:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the process that started this worker
+    # decides what it means (an export stops at its next step); the worker ends when stdin closes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print, or llama.cpp's own output, goes to stderr, never into the answers

@@ -82,6 +82,13 @@ def test_empty_states_say_what_to_do_and_errors_point_to_the_control(fresh_app):
         page.screenshot(path=str(ARTIFACTS / "error-train-learning-rate.png"))
         learning_rate.fill("0.002")
         page.locator("#tab-train .field-learning_rate.needs-fix").wait_for(state="detached")
+        advanced = page.get_by_text("Advanced (defaults: the blog post's recipe)")
+        advanced.click()
+        page.locator("#tab-train .field-lora_dropout input").fill("5")
+        advanced.click()  # closed again: the control to change is out of sight
+        assert not page.locator("#tab-train .field-lora_dropout").is_visible()
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.locator("#tab-train .field-lora_dropout.needs-fix").wait_for()  # its accordion opened
 
         open_tab(page, "export")
         page.get_by_text("Nothing to export yet: train a run in the Train tab first").wait_for()

@@ -46,6 +46,8 @@ def test_an_answer_stopped_half_way_leaves_the_worker_ready(chat_export):
     again = list(chat_stream(model, MESSAGE, settings))[-1]
     assert again.text == full.text and again.tokens == full.tokens
     cache.close()
+    with pytest.raises(UserError, match="just unloaded"):  # a model closed under a session says so
+        model.tokenize("user: 안녕")
 
 
 def test_a_worker_killed_while_answering_ends_the_answer_with_the_reason(workspace, demo_model_dir):
@@ -66,4 +68,6 @@ def test_a_worker_killed_while_answering_ends_the_answer_with_the_reason(workspa
     assert "llama.cpp 프로세스가 끝났습니다" in ended.value.ko
     failed = list(side_by_side([chat_stream(model, MESSAGE, settings)]))[-1][0]  # the page's pane says so too
     assert failed.done and "llama.cpp's process ended" in failed.stats("en")
-    cache.close()  # closing a dead worker is quiet
+    reloaded = cache.get(model.spec)  # the next message gets the model loaded again
+    assert reloaded is not model and list(chat_stream(reloaded, MESSAGE, settings))[-1].tokens >= 100
+    cache.close()

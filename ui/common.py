@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import LocalContext
 from pydantic import ValidationError
 
 from core.errors import UserError
@@ -43,18 +44,23 @@ def _as_gradio_errors():
     try:
         yield
     except UserError as err:
-        raise gr.Error(html_escape(localized(err)) + _field_mark(err.field), print_exception=False) from err
+        raise gr.Error(_message(localized(err), err.field), print_exception=False) from err
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
         first = err.errors()[0]["loc"] if err.errors() else ()
-        raise gr.Error(html_escape(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"))
-                       + _field_mark(str(first[0]) if first else None), print_exception=False) from err
+        raise gr.Error(_message(say(f"Invalid option: {problems}", f"잘못된 설정: {problems}"),
+                                str(first[0]) if first else None), print_exception=False) from err
 
 
-def _field_mark(field: str | None) -> str:
-    """What the page script (error_field.js) finds in an error to outline the control of `field`."""
+def _message(text: str, field: str | None) -> str:
+    """An error as the page shows it, which renders it as HTML: escaped (a placeholder such as <name>
+    stays visible), and marked with the field whose control the page script (error_field.js)
+    outlines. A client of the API (gradio_client says so in a header) gets the plain text."""
+    request = LocalContext.request.get(None)
+    if request is not None and request.headers.get("x-gradio-user") == "api":
+        return text
     # a class, not a data- attribute: Gradio's sanitizer keeps only the former in a message
-    return f"<span class='error-field for-{html_escape(field)}'></span>" if field else ""
+    return html_escape(text) + (f"<span class='error-field for-{html_escape(field)}'></span>" if field else "")
 
 
 def page_head() -> str:

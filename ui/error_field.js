@@ -3,10 +3,26 @@
 // field-NAME that is on screen, so the one in the open tab) is outlined, scrolled to and focused. The
 // outline goes when the control is changed.
 (() => {
-  const point = (field) => {
-    const shown = [...document.querySelectorAll(`.field-${CSS.escape(field)}`)]
-      .find((element) => element.offsetParent !== null);
-    if (!shown) return;
+  const openAround = (element) => {
+    // a control in a closed accordion: open it (its header is the button just before its content)
+    for (let parent = element.parentElement; parent; parent = parent.parentElement) {
+      if (parent.offsetParent === null && parent.previousElementSibling?.matches("button.label-wrap")) {
+        parent.previousElementSibling.click();
+        return true;
+      }
+    }
+    return false;
+  };
+  const point = (field, again = true) => {
+    const matches = [...document.querySelectorAll(`.field-${CSS.escape(field)}`)];
+    const shown = matches.find((element) => element.offsetParent !== null);
+    if (!shown) {
+      // in the open tab but inside a closed accordion: open it, then outline
+      const panel = [...document.querySelectorAll("[role=tabpanel]")].find((tab) => tab.offsetParent !== null);
+      const hidden = matches.find((element) => panel && panel.contains(element));
+      if (again && hidden && openAround(hidden)) setTimeout(() => point(field, false), 300);
+      return;
+    }
     shown.classList.add("needs-fix");
     shown.scrollIntoView({ block: "center" });
     const input = shown.querySelector("input, textarea");
