@@ -97,32 +97,46 @@ def contract_of_gguf(gguf_path: Path, prompt_format: str | None = None, speakers
     return PromptContract(**wanted, end_tokens=_end_tokens_of_file(Path(gguf_path), wanted["prompt_format"]))
 
 
-_end_tokens: dict[tuple, list[str]] = {}
-
-
 def _end_tokens_of_file(gguf_path: Path, prompt_format: str) -> list[str]:
-    """Read from the file once per version of it (a listing asks for every file without an export.json)."""
-    stat = gguf_path.stat()
-    key = (str(gguf_path), stat.st_size, stat.st_mtime_ns, prompt_format)
-    if key not in _end_tokens:
-        _end_tokens[key] = _read_end_tokens(gguf_path, prompt_format)
-    return _end_tokens[key]
-
-
-def _read_end_tokens(gguf_path: Path, prompt_format: str) -> list[str]:
     from data.chat_format import TemplatePieces
 
-    vocab = llama.open_model(gguf_path, n_ctx=8, vocab_only=True)
-    try:
-        eos = vocab.detokenize([vocab.token_eos()], special=True).decode("utf-8", errors="replace")
-        template_text = vocab.metadata.get("tokenizer.chat_template")
-        bos = vocab.detokenize([vocab.token_bos()], special=True).decode("utf-8", errors="replace")
-    finally:
-        vocab.close()
+    vocab = _file_vocabulary(gguf_path)
+    template_text = vocab.metadata.get("tokenizer.chat_template")
     if prompt_format != "chat_template" or not template_text:
-        return [eos]
-    end_of_turn = TemplatePieces.of(ChatTemplate(template_text, bos, eos)).assistant_suffix.strip()
-    return [end_of_turn, eos] if end_of_turn and end_of_turn != eos else [eos]
+        return [vocab.eos]
+    end_of_turn = TemplatePieces.of(ChatTemplate(template_text, vocab.bos, vocab.eos)).assistant_suffix.strip()
+    return [end_of_turn, vocab.eos] if end_of_turn and end_of_turn != vocab.eos else [vocab.eos]
+
+
+@dataclass(frozen=True)
+class FileVocabulary:
+    """What chat reads from a GGUF file without its weights: its metadata, vocabulary size and the
+    text of its BOS and EOS tokens."""
+    metadata: dict
+    n_vocab: int
+    bos: str
+    eos: str
+
+
+_vocabularies: dict[tuple, FileVocabulary] = {}
+
+
+def _file_vocabulary(gguf_path: Path) -> FileVocabulary:
+    """Read once per version of the file: each read starts a llama.cpp worker, and a listing asks for
+    every file without an export.json, the memory estimate for every file loaded."""
+    stat = Path(gguf_path).stat()
+    key = (str(gguf_path), stat.st_size, stat.st_mtime_ns)
+    if key not in _vocabularies:
+        vocab = llama.open_model(Path(gguf_path), n_ctx=8, vocab_only=True)
+        try:
+            def piece(token: int) -> str:
+                return vocab.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+            _vocabularies[key] = FileVocabulary(vocab.metadata, vocab.n_vocab(), piece(vocab.token_bos()),
+                                                piece(vocab.token_eos()))
+        finally:
+            vocab.close()
+    return _vocabularies[key]
 
 
 @dataclass
@@ -508,29 +522,20 @@ def _context_bytes(spec: ChatModelSpec) -> int:
     return kv_cache + logits + 64 * 2**20
 
 
-_shapes: dict[str, dict] = {}
-
-
 def _gguf_shape(gguf_path: str) -> dict:
-    """The sizes that decide a context's memory, read from the file's metadata without loading weights."""
-    stamp = f"{gguf_path}:{Path(gguf_path).stat().st_mtime_ns}"
-    if stamp not in _shapes:
-        vocab = llama.open_model(Path(gguf_path), n_ctx=8, vocab_only=True)
-        try:
-            meta = vocab.metadata
-            arch = meta.get("general.architecture", "llama")
-            heads = int(meta.get(f"{arch}.attention.head_count", 1))
-            _shapes[stamp] = {
-                "context_length": int(meta.get(f"{arch}.context_length", CHAT_CONTEXT)),
-                "embedding_length": int(meta.get(f"{arch}.embedding_length", 0)),
-                "block_count": int(meta.get(f"{arch}.block_count", 0)),
-                "head_count": heads,
-                "head_count_kv": int(meta.get(f"{arch}.attention.head_count_kv", heads)),
-                "vocab_size": vocab.n_vocab(),
-            }
-        finally:
-            vocab.close()
-    return _shapes[stamp]
+    """The sizes that decide a context's memory, from the file's metadata (its weights are not loaded)."""
+    vocab = _file_vocabulary(Path(gguf_path))
+    meta = vocab.metadata
+    arch = meta.get("general.architecture", "llama")
+    heads = int(meta.get(f"{arch}.attention.head_count", 1))
+    return {
+        "context_length": int(meta.get(f"{arch}.context_length", CHAT_CONTEXT)),
+        "embedding_length": int(meta.get(f"{arch}.embedding_length", 0)),
+        "block_count": int(meta.get(f"{arch}.block_count", 0)),
+        "head_count": heads,
+        "head_count_kv": int(meta.get(f"{arch}.attention.head_count_kv", heads)),
+        "vocab_size": vocab.n_vocab,
+    }
 
 
 def memory_budget_bytes() -> int:

@@ -5,8 +5,6 @@ job (the Train tab's run, the Export tab's export), started when the one before 
 stage reached is kept in workspace/quickstart.json, so a reload picks it up where it is."""
 from __future__ import annotations
 
-import json
-
 from core import artifacts
 from core.artifacts import QuickstartState, TrainConfig
 from core.errors import UserError
@@ -18,6 +16,7 @@ from data.bundled import sample_dataset
 from inference import export_jobs
 from inference.catalog import DEMO_BASE
 from models.presets import Preset
+from models.resolve import weights_cached
 from tuning import launcher
 from tuning.choices import judged_presets
 from tuning.config import Hardware, recipe
@@ -63,28 +62,8 @@ def small_cached_preset(hardware: Hardware) -> Preset | None:
     is no larger than SMALL_BILLIONS and whose weights are cached."""
     fitting = [choice.preset for choice in judged_presets(hardware)
                if choice.fits is not False and choice.preset.billions <= SMALL_BILLIONS
-               and _cached(choice.preset.model_id)]
+               and weights_cached(choice.preset.model_id)]
     return min(fitting, key=lambda preset: preset.billions, default=None)
-
-
-def _cached(model_id: str) -> bool:
-    from pathlib import Path
-
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        folder = Path(snapshot_download(model_id, local_files_only=True))
-    except (LocalEntryNotFoundError, OSError, ValueError):
-        return False
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():  # sharded: every shard must be there, or training would download the rest
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (OSError, ValueError, KeyError):
-            return False
-        return all((folder / shard).is_file() for shard in shards)
-    return (folder / "model.safetensors").is_file()
 
 
 def advance(workspace: Workspace, lang: str = "en") -> QuickstartState | None:

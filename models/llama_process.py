@@ -116,7 +116,7 @@ class LlamaProcess:
         message = self._receive()
         if message[0] == "ok":
             return message[1]
-        self._raise(*message[:2], *message[2:])
+        self._raise(*message)
 
     def _raise(self, kind: str, text: str, ko: str | None = None):
         if kind != "error":

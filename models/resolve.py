@@ -16,7 +16,7 @@ DEMO = "demo"
 DEMO_MODEL_TYPE = "llama"
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.jinja", "*.model"]
 __all__ = ["DEFAULT_BASE_MODEL", "DEMO", "load_tokenizer", "resolve_model_path", "known_model_type",
-           "known_chat_template"]
+           "known_chat_template", "weights_cached"]
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
@@ -79,6 +79,25 @@ def download(model_id: str, progress: Progress | None = None) -> str:
                                  tqdm_class=_reporting_bars(lambda done, _: progress(cached + done, total)))
     except Exception as err:  # noqa: BLE001 - every way it fails gets one line saying what to do
         raise _download_error(model_id, err) from None
+
+
+def weights_cached(model_id: str) -> bool:
+    """Whether the model's safetensors are all in the Hugging Face cache already (nothing to download)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(model_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return False
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():  # sharded: every shard must be there, or training would download the rest
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError):
+            return False
+        return all((folder / shard).is_file() for shard in shards)
+    return (folder / "model.safetensors").is_file()
 
 
 def _download_error(model_id: str, err: Exception) -> UserError:
