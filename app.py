@@ -57,6 +57,8 @@ def build_app(workspace: Workspace, hardware: Hardware) -> gr.Blocks:
             with gr.Tab("Evaluate · 평가", id="evaluate", elem_id="tab-evaluate") as evaluate_tab:
                 evaluation = create_evaluate_tab(workspace)
         wire_start_panel(start, workspace, tabs, chat)
+        # The run "Try it" started is listed and followed in the Train tab at once.
+        start["started"].success(train["newest_run_selected"], outputs=[train["runs"]], api_visibility="private")
         # Datasets saved in the Dataset tab appear in the Train tab's picker.
         train_tab.select(lambda: gr.update(choices=workspace.dataset_names()), outputs=[train["datasets"]])
         export_tab.select(export["refresh"], outputs=[export["runs"]])

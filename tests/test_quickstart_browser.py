@@ -42,6 +42,8 @@ def test_try_it_with_the_sample_then_one_message_in_compare(tmp_path, demo_model
             box.press("Enter")
             wait_for_both_answers(page)
             page.screenshot(path=str(ARTIFACTS / "3-compare.png"), full_page=True)
+            page.get_by_role("tab", name="Train · 학습").first.click()  # the run was listed and followed there
+            page.wait_for_function("() => document.querySelector('#train-runs input')?.value === 'try-sample'")
             browser.close()
         finally:
             kill_training_processes(workspace_dir)

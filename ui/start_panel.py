@@ -35,8 +35,8 @@ def create_start_panel(workspace: Workspace, hardware: Hardware) -> dict:
         quickstart.start(workspace, hardware)
         return steps_html(workspace), False
 
-    try_button.click(on_try, outputs=[steps, opened], api_name="try_sample")
-    return {"steps": steps, "timer": timer, "opened": opened}
+    started = try_button.click(on_try, outputs=[steps, opened], api_name="try_sample")
+    return {"steps": steps, "timer": timer, "opened": opened, "started": started}
 
 
 def wire(panel: dict, workspace: Workspace, app_tabs: gr.Tabs, chat: dict) -> None:
@@ -94,7 +94,7 @@ def _next_line(workspace: Workspace, current, korean: bool) -> str:
         step = f"{status.step}/{status.max_steps or '?'}" if status else "…"
         note = (korean and current.note_ko) or current.note
         line = f"학습 중: {current.run}, 스텝 {step}" if korean else f"Training {current.run}: step {step}"
-        return f"{line}. {note}" if note else line
+        return f"{line} · {note}" if note else line
     if current.stage == "export":
         return (f"q4_k_m으로 내보내는 중: {current.export}" if korean else
                 f"Exporting {current.export} as q4_k_m")

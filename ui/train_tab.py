@@ -169,13 +169,15 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
     # endpoint above keeps returning plain values)
     timer.tick(lambda selected: shown_run_views(workspace, selected), inputs=[runs], outputs=views,
                show_progress="hidden")
+    def newest_run_selected():
+        return gr.update(choices=_run_choices(workspace), value=_newest_run(workspace), info=_runs_info(workspace))
+
     def on_page_load(values):
         """A reload shows the runs and datasets as they are now, the newest run selected."""
-        names = workspace.dataset_names()
-        return (gr.update(choices=_run_choices(workspace), value=_newest_run(workspace), info=_runs_info(workspace)),
-                gr.update(choices=names), on_estimate(values))
+        return newest_run_selected(), gr.update(choices=workspace.dataset_names()), on_estimate(values)
 
-    return {"datasets": dataset, "on_load": (form.handler(on_page_load), form.inputs, [runs, dataset, memory])}
+    return {"datasets": dataset, "runs": runs, "newest_run_selected": newest_run_selected,
+            "on_load": (form.handler(on_page_load), form.inputs, [runs, dataset, memory])}
 
 
 def run_views(workspace: Workspace, selected: str | None):
