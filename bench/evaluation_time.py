@@ -105,8 +105,11 @@ def prepare_gpu() -> None:
     print(f"prepared {target}")
 
 
-def gpu_model(work: Path) -> dict:
-    """The random 8B-shape model and its f16 GGUF, through the project's converter."""
+def gpu_model(work: Path, kinds: list[str]) -> dict:
+    """The random 8B-shape model and its GGUF files (f16, q8_0: the converter's own types), through the
+    project's converter, the kinds converted at once (each converter is one busy core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from bench.gpu_training import make_8b_model
     from models.gguf import convert_file
 
@@ -114,9 +117,14 @@ def gpu_model(work: Path) -> dict:
     clock = time.perf_counter()
     model_dir = make_8b_model(ROOT / ".gpu")
     timings = {"make_model_s": round(time.perf_counter() - clock, 1)}
-    clock = time.perf_counter()
-    convert_file(model_dir, work / "model-f16.gguf")
-    timings["convert_f16_s"] = round(time.perf_counter() - clock, 1)
+
+    def convert_kind(kind: str) -> None:
+        clock = time.perf_counter()
+        convert_file(model_dir, work / f"model-{kind}.gguf", extra=["--outtype", kind])
+        timings[f"convert_{kind}_s"] = round(time.perf_counter() - clock, 1)
+
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        list(pool.map(convert_kind, kinds))
     (work / "timings.json").write_text(json.dumps(timings))
     return timings
 
@@ -165,13 +173,15 @@ def main() -> None:
     parser.add_argument("where", choices=["cpu", "prepare", "gpu-model", "gpu"])
     parser.add_argument("--work", default="/tmp/evaluation-time", help="gpu: where the model files are made")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--kinds", nargs="+", default=["f16"], choices=["f16", "q8_0"],
+                        help="gpu-model: the GGUF files to convert")
     parser.add_argument("--from-export", default=None, metavar="DIR",
                         help="gpu: evaluate this export's q4_k_m and f16 files instead of making a model")
     args = parser.parse_args()
     if args.where == "prepare":
         return prepare_gpu()
     if args.where == "gpu-model":
-        return print(json.dumps(gpu_model(Path(args.work))))
+        return print(json.dumps(gpu_model(Path(args.work), args.kinds)))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.where == "cpu":

@@ -12,6 +12,8 @@ chat     the app's chat engine (inference.chat: the model cache, chat_stream and
          sampling settings and seed: decode tokens/s and time to first token; then Compare: two
          q4_k_m files answering at once, and f16 asked for while both answer, under the budget a
          24 GB card gets (80 %), which must refuse it with its reason;
+compare  Compare alone, with --pair q8_0: two q8_0 files the converter writes (no quantization
+         step, so it runs while llama.cpp's CUDA build compiles) and f16 refused while both answer;
 hf-chat  the Chat tab's transformers path for the run's unexported adapter: the base in 4-bit (as
          QLoRA trained it), its memory against the cache's estimate, and its decode speed.
 
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.chat_speed import MESSAGE, direct  # noqa: E402  (llama-cpp-python's own token loop, the same prompt)
 
 CARD_GIB = 24
+GIB = 2**30
 
 
 def export_run(args) -> dict:
@@ -77,19 +80,32 @@ def median(runs: list[dict], key: str) -> float:
     return round(statistics.median(run[key] for run in runs), 3)
 
 
-def chat(args) -> dict:
-    # No torch here: `direct` runs llama-cpp-python in this process, and its CUDA build crashes beside torch
-    from inference.chat import GIB, ModelCache, _gpu_memory, chat_stream, estimate_bytes, gguf_spec, side_by_side
+def _export_files(export_dir: Path, pair: str) -> dict[str, Path]:
+    """The export's `pair` file twice (Compare's second model, as a second fine-tune's file would be:
+    another name for the same bytes) and its f16 file."""
+    files = {pair: export_dir / f"model-{pair}.gguf", f"{pair} (second file)": export_dir / f"model-{pair}-second.gguf",
+             "f16": export_dir / "model-f16.gguf"}
+    if not files[f"{pair} (second file)"].is_file():
+        try:
+            os.link(files[pair], files[f"{pair} (second file)"])
+        except OSError:
+            shutil.copyfile(files[pair], files[f"{pair} (second file)"])
+    return files
+
+
+def _assert_cuda_build() -> None:
     from models.gguf import is_cuda_build
 
     if shutil.which("nvidia-smi"):
         assert is_cuda_build(), "llama-cpp-python was built without CUDA"
-    export_dir = args.work / "export"
-    files = {kind: export_dir / f"model-{kind}.gguf" for kind in ("q4_k_m", "f16")}
-    # Compare's second model: another q4_k_m file (as a second fine-tune's would be), a copy of the first
-    files["q4_k_m (second file)"] = export_dir / "model-q4_k_m-second.gguf"
-    if not files["q4_k_m (second file)"].is_file():
-        shutil.copyfile(files["q4_k_m"], files["q4_k_m (second file)"])
+
+
+def chat(args) -> dict:
+    # No torch here: `direct` runs llama-cpp-python in this process, and its CUDA build crashes beside torch
+    from inference.chat import ModelCache, gguf_spec
+
+    _assert_cuda_build()
+    files = _export_files(args.work / "export", "q4_k_m")
     settings = _settings(args)
     direct_runs = direct(files["q4_k_m"], None, settings, args.repeats)
     cache = ModelCache()
@@ -105,16 +121,26 @@ def chat(args) -> dict:
               "app_first_token_s": median(engine_runs, "first_token_s")}
     single["app_over_direct"] = round(single["app_decode_tokens_per_s"] / single["direct_decode_tokens_per_s"], 3)
     print(json.dumps(single), flush=True)
+    return {"single": single, "compare": compare_under_budget(files, "q4_k_m", settings)}
 
-    # Compare under a 24 GB card's budget: two q4_k_m files together, then f16 while both answer. The
-    # f16 entry is listed (its spec and size read) beforehand, as the Chat tab's picker has it: reading
-    # them starts a llama.cpp worker, which on CUDA can outlast a short answer.
+
+def compare(args) -> dict:
+    _assert_cuda_build()
+    return {"compare": compare_under_budget(_export_files(args.work / "export", args.pair), args.pair, _settings(args))}
+
+
+def compare_under_budget(files: dict[str, Path], pair: str, settings) -> dict:
+    """Compare under a 24 GB card's budget: two `pair` files answering together, then f16 asked for
+    while both answer. The f16 entry is listed (its spec and size read) beforehand, as the Chat tab's
+    picker has it: reading them starts a llama.cpp worker, which on CUDA can outlast a short answer."""
+    from inference.chat import ModelCache, _gpu_memory, chat_stream, estimate_bytes, gguf_spec, side_by_side
+
     budget = int(CARD_GIB * GIB * 0.8)
     f16_spec = gguf_spec(files["f16"])
     estimate_bytes(f16_spec)
     cache = ModelCache(budget_bytes=budget)
-    pair = [gguf_spec(files["q4_k_m"]), gguf_spec(files["q4_k_m (second file)"])]
-    models = [cache.get(spec) for spec in pair]
+    pair_specs = [gguf_spec(files[pair]), gguf_spec(files[f"{pair} (second file)"])]
+    models = [cache.get(spec) for spec in pair_specs]
     messages = [{"role": "user", "content": MESSAGE}]
     alone = [list(chat_stream(model, messages, settings))[-1] for model in models]
     refusal, both_streaming = {}, threading.Event()
@@ -122,11 +148,14 @@ def chat(args) -> dict:
     def ask_for_f16():
         both_streaming.wait()
         refusal["asked_while_answering"] = [model.lock.locked() for model in models]
+        clock = time.perf_counter()
         try:
             cache.get(f16_spec)
             refusal["loaded"] = True
         except Exception as err:  # the refusal is what is measured
             refusal.update(type=type(err).__name__, message=str(err), ko=getattr(err, "ko", None))
+        refusal["answered_in_s"] = round(time.perf_counter() - clock, 3)
+        refusal["still_answering_then"] = [model.lock.locked() for model in models]
 
     asker = threading.Thread(target=ask_for_f16)
     asker.start()
@@ -138,19 +167,21 @@ def chat(args) -> dict:
     wall = time.perf_counter() - started
     both_streaming.set()
     asker.join()
-    compare = {"budget_gib": round(budget / GIB, 1), "budget_is": f"80% of a {CARD_GIB} GB card",
-               "estimates_gib": {kind: round(estimate_bytes(gguf_spec(path)) / GIB, 2) for kind, path in files.items()},
-               "models": [spec.label for spec in pair], "wall_s": round(wall, 2),
-               "together": [{"tokens": reply.tokens, "decode_tokens_per_s": round(reply.tokens_per_s, 1),
-                             "first_token_s": round(reply.first_token_s, 3), "error": str(reply.error) if reply.error else None}
-                            for reply in together],
-               "alone_decode_tokens_per_s": [round(reply.tokens_per_s, 1) for reply in alone],
-               "same_text_as_alone": [a.text == b.text for a, b in zip(alone, together)],
-               "third_f16": refusal, "loaded_after": [spec.label for spec in pair if spec.key in cache.loaded],
-               "gpu_memory_used_gib": round((_gpu_memory()[1] - _gpu_memory()[0]) / GIB, 2) if _gpu_memory() else None}
+    memory = _gpu_memory()
+    result = {"budget_gib": round(budget / GIB, 1), "budget_is": f"80% of a {CARD_GIB} GB card",
+              "estimates_gib": {kind: round(estimate_bytes(gguf_spec(path)) / GIB, 2) for kind, path in files.items()},
+              "models": [spec.label for spec in pair_specs], "max_tokens": settings.max_new_tokens,
+              "wall_s": round(wall, 2),
+              "together": [{"tokens": reply.tokens, "decode_tokens_per_s": round(reply.tokens_per_s, 1),
+                            "first_token_s": round(reply.first_token_s, 3), "error": str(reply.error) if reply.error else None}
+                           for reply in together],
+              "alone_decode_tokens_per_s": [round(reply.tokens_per_s, 1) for reply in alone],
+              "same_text_as_alone": [a.text == b.text for a, b in zip(alone, together)],
+              "third_f16": refusal, "loaded_after": [spec.label for spec in pair_specs if spec.key in cache.loaded],
+              "gpu_memory_used_gib": round((memory[1] - memory[0]) / GIB, 2) if memory else None}
     cache.close()
-    print(json.dumps(compare, ensure_ascii=False), flush=True)
-    return {"single": single, "compare": compare}
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    return result
 
 
 def hf_chat(args) -> dict:
@@ -211,14 +242,15 @@ def _gpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["export", "chat", "hf-chat"])
+    parser.add_argument("what", choices=["export", "chat", "compare", "hf-chat"])
     parser.add_argument("--run", type=Path, help="export, hf-chat: a trained run folder")
     parser.add_argument("--work", type=Path, default=Path("/tmp/gpu-inference"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--pair", default="q4_k_m", help="compare: the quantization of the two files answering together")
     args = parser.parse_args()
-    measure = {"export": export_run, "chat": chat, "hf-chat": hf_chat}[args.what]
+    measure = {"export": export_run, "chat": chat, "compare": compare, "hf-chat": hf_chat}[args.what]
     record = {"date": datetime.date.today().isoformat(), "gpu": _gpu_name(), "cpus": os.cpu_count(),
               "command": "python3 bench/gpu_inference.py " + " ".join(sys.argv[1:]), **measure(args)}
     args.out.mkdir(parents=True, exist_ok=True)
