@@ -387,9 +387,22 @@ class TrainConfig(Artifact):
     gradient_checkpointing: bool = Field(
         True, description="recompute activations in backward; with Unsloth, layers that fit the GPU's room skip it")
     trust_remote_code: bool = False
+    processes: int = Field(
+        1, ge=1, le=64, description="training processes, one per GPU, kept in step by PyTorch's DDP (torchrun); on a "
+                                    "machine without a GPU, CPU processes (gloo). Effective batch: batch × accumulation "
+                                    "× processes; auto batch size keeps batch × accumulation in all")
+    gpus: list[int] | None = Field(None, description="the GPUs (CUDA indices) to train on, one process each; "
+                                                     "default: the first `processes`")
 
     @model_validator(mode="after")
     def _check_combinations(self):
+        if self.gpus is not None:
+            if len(set(self.gpus)) != len(self.gpus) or min(self.gpus, default=0) < 0 or not self.gpus:
+                raise ValueError("gpus: different CUDA device numbers, 0 or more")
+            if self.processes == 1:
+                self.processes = len(self.gpus)
+            elif self.processes != len(self.gpus):
+                raise ValueError(f"gpus names {len(self.gpus)} GPUs but processes is {self.processes}: one process a GPU")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError("max_steps must be -1 (run the epochs) or a positive number of steps")
         if self.loss_on is None:

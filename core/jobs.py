@@ -100,10 +100,13 @@ def _read_quietly(path: Path, model: type[S]) -> S | None:
 
 
 class StopRequest:
-    """Set by SIGTERM/SIGINT or by the job's stop file; the job stops at its next safe point."""
+    """Set by SIGTERM/SIGINT or by the job's stop file, or when the process leading this one (`leader`,
+    a pid) has ended; the job stops at its next safe point."""
 
-    def __init__(self, stop_path: Path):
+    def __init__(self, stop_path: Path, leader: int | None = None):
         self.stop_path = stop_path
+        self.leader = leader
+        self.leader_started = process_start(leader) if leader else None
         self._signalled = False
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
@@ -113,6 +116,8 @@ class StopRequest:
 
     @property
     def requested(self) -> bool:
+        if self.leader and not alive(self.leader, self.leader_started):
+            return True
         return self._signalled or self.stop_path.exists()
 
 

@@ -121,6 +121,25 @@ def test_auto_batch_keeps_the_effective_batch_and_fits_the_gpu():
     assert choose_batch_size(resolve(TrainConfig(dataset="d"), CPU), CPU, LLAMA3_8B) == (8, 1)
 
 
+def test_with_several_processes_the_batch_is_shared_and_the_gpus_counted():
+    two_4090s = RTX_4090.model_copy(update={"gpu_count": 2})
+    config = resolve(TrainConfig(dataset="d", processes=2), two_4090s)
+    assert config.backend == "hf"  # Unsloth's DDP is untried here: asked for by name only
+    assert resolve(TrainConfig(dataset="d", processes=2, backend="unsloth"), two_4090s).backend == "unsloth"
+    assert choose_batch_size(config, two_4090s, LLAMA3_8B) == (4, 1)  # 8 rows a step in all, 4 on each GPU
+    assert choose_batch_size(config.model_copy(update={"auto_batch_size": False}), two_4090s, LLAMA3_8B) == (2, 4)
+    assert choose_batch_size(resolve(TrainConfig(dataset="d", processes=2), CPU), CPU, None) == (4, 1)
+    assert choose_batch_size(TrainConfig(dataset="d", processes=3), two_4090s, None) == (2, 2)  # 3 × 2 × 2 ≥ 8
+    assert TrainConfig(dataset="d", gpus=[1, 3]).processes == 2
+    with pytest.raises(ValueError, match="one process a GPU"):
+        TrainConfig(dataset="d", processes=3, gpus=[0, 1])
+    with pytest.raises(UserError, match="need 3 GPUs .one each., and this machine has 2") as refused:
+        resolve(TrainConfig(dataset="d", processes=3), two_4090s)
+    assert refused.value.field == "processes"
+    with pytest.raises(UserError, match="there is no GPU 2"):
+        resolve(TrainConfig(dataset="d", gpus=[0, 2]), two_4090s)
+
+
 def test_memory_advice_warns_when_it_will_not_fit():
     advice = memory_advice(LLAMA3_8B, 8, 1024, False, "hf", "small", 8.0)
     assert "will not fit small" in advice

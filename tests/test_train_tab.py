@@ -115,6 +115,20 @@ def test_trust_remote_code_reaches_the_config_only_when_ticked(app):
     wait_for_views(client, "trusting", lambda p, *_: "completed" in p or "failed" in p)
 
 
+def test_a_run_of_two_processes_starts_from_the_tab_and_shows_the_torchrun_it_runs(app):
+    url, workspace_dir = app
+    client = Client(url, verbose=False)
+    _, command, _, _ = client.predict(run_name="two-processes", **{**DEMO, "max_steps": 4}, processes=2,
+                                      api_name="/start_training")
+    launched, started = command.splitlines()
+    assert "-m tuning.train" in launched and "two-processes" in launched
+    assert started.startswith("# torchrun --standalone --nproc_per_node 2 --max_restarts 0 -m tuning.train --out")
+    progress, _, log = wait_for_views(client, "two-processes", lambda p, *_: "completed" in p or "failed" in p)
+    assert "completed" in progress, log
+    config = json.loads((workspace_dir / "runs" / "two-processes" / "config.json").read_text(encoding="utf-8"))
+    assert config["processes"] == 2 and "× 2 processes" in log
+
+
 def test_every_field_of_the_form_is_a_training_config_field(tmp_path):
     """The form is keyed by TrainConfig's names: a misnamed component would be refused here (extra fields are
     forbidden), not land silently in another field."""

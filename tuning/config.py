@@ -11,12 +11,20 @@ from pydantic import BaseModel, Field
 
 from core.artifacts import TrainConfig
 from core.errors import UserError
+from core.i18n import Text
 from core.workspace import DatasetPaths, Workspace
 from models.families import Family, family_of_type
 from models.resolve import known_chat_template, known_model_type
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 __all__ = ["RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
+
+
+UNSLOTH_DDP_UNTRIED = Text(
+    "several processes train with transformers + PEFT: Unsloth under DDP has not been run with this project's "
+    "versions on several GPUs yet (choose the backend unsloth to try it)",
+    "여러 프로세스 학습은 transformers + PEFT로 합니다. 이 프로젝트의 버전으로 Unsloth를 여러 GPU의 DDP에서 돌려 본 적이 "
+    "아직 없습니다 (시도하려면 백엔드를 unsloth로 고르세요)")
 
 
 def recipe(name: str, **overrides) -> TrainConfig:
@@ -38,29 +46,32 @@ class Hardware(BaseModel):
                                                          "after this process's own CUDA context")
     bf16_supported: bool = False
     unsloth_importable: bool = False
+    gpu_count: int = 0
 
     @classmethod
-    def detect(cls, measure_free: bool = False) -> "Hardware":
-        """measure_free creates a CUDA context (about 0.5 GiB on the GPU): for the training process, not the app."""
+    def detect(cls, measure_free: bool = False, device: int = 0) -> "Hardware":
+        """The GPU `device` (a training process's own); measure_free creates a CUDA context there (about
+        0.5 GiB): for the training process, not the app."""
         import importlib.util
 
         import torch
 
         if not torch.cuda.is_available():
             return cls(cuda=False)
-        properties = torch.cuda.get_device_properties(0)
-        free = round(torch.cuda.mem_get_info(0)[0] / 2**30, 1) if measure_free else None
+        properties = torch.cuda.get_device_properties(device)
+        free = round(torch.cuda.mem_get_info(device)[0] / 2**30, 1) if measure_free else None
         return cls(cuda=True, gpu_name=properties.name, gpu_memory_gib=round(properties.total_memory / 2**30, 1),
                    gpu_free_gib=free, bf16_supported=torch.cuda.is_bf16_supported(),
-                   unsloth_importable=importlib.util.find_spec("unsloth") is not None)
+                   unsloth_importable=importlib.util.find_spec("unsloth") is not None,
+                   gpu_count=torch.cuda.device_count())
 
 
 def resolve(config: TrainConfig, hardware: Hardware, family: Family | None = None) -> TrainConfig:
     """The config with every automatic choice made for this machine and, when known, for the model's
     family (its LoRA targets); refuses what cannot run here."""
     backend = config.backend
-    if backend == "auto":
-        backend = "unsloth" if hardware.cuda and hardware.unsloth_importable else "hf"
+    if backend == "auto":  # several processes: see UNSLOTH_DDP_UNTRIED
+        backend = "unsloth" if hardware.cuda and hardware.unsloth_importable and config.processes == 1 else "hf"
     if backend == "unsloth" and not hardware.cuda:
         raise UserError("The Unsloth backend needs an NVIDIA GPU (CUDA); choose backend 'hf' or 'auto'.",
                         ko="Unsloth 백엔드는 NVIDIA GPU(CUDA)가 있어야 합니다. 백엔드를 'hf'나 'auto'로 고르세요.")
@@ -82,9 +93,23 @@ def resolve(config: TrainConfig, hardware: Hardware, family: Family | None = Non
         raise UserError(f"The optimizer {optim} needs bitsandbytes on an NVIDIA GPU; use adamw_torch on this machine.",
                         ko=f"옵티마이저 {optim}은(는) NVIDIA GPU의 bitsandbytes가 있어야 합니다. "
                            "이 머신에서는 adamw_torch를 쓰세요.")
+    _refuse_missing_gpus(config, hardware)
     targets = family.check_targets(config.target_modules) if family is not None else config.target_modules
     return config.model_copy(update=dict(backend=backend, load_in_4bit=load_in_4bit, bf16=bf16, optim=optim,
                                          target_modules=targets))
+
+
+def _refuse_missing_gpus(config: TrainConfig, hardware: Hardware) -> None:
+    if not hardware.cuda or (config.processes == 1 and not config.gpus):
+        return
+    missing = [index for index in config.gpus or [] if index >= hardware.gpu_count]
+    if missing or config.processes > hardware.gpu_count:
+        raise UserError(f"{config.processes} training processes need {config.processes} GPUs (one each), and this "
+                        f"machine has {hardware.gpu_count}: choose at most {hardware.gpu_count}"
+                        + (f" (there is no GPU {missing[0]})" if missing else "") + ".",
+                        ko=f"학습 프로세스 {config.processes}개에는 GPU가 {config.processes}개(하나씩) 필요한데 이 머신에는 "
+                           f"{hardware.gpu_count}개가 있습니다. {hardware.gpu_count}개 이하로 고르세요"
+                           + (f"(GPU {missing[0]}은(는) 없습니다)" if missing else "") + ".", field="processes")
 
 
 def preflight(config: TrainConfig, hardware: Hardware, workspace: Workspace | None = None) -> TrainConfig:

@@ -2,6 +2,7 @@
 in a process (and session) of its own, so it outlives page reloads and app restarts."""
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from core.errors import UserError
 from core.i18n import Text
 from core.runs import RunDir, list_runs
 from core.workspace import Workspace, check_name
+from tuning import distributed
 from tuning.config import Hardware, preflight
 
 BUSY = Text("A training is already running in this workspace ({holder}); stop it or wait for it to finish before "
@@ -31,6 +33,16 @@ def train_command(dataset: str, base_model: str, run_dir: Path, config_file: Pat
     if resume:
         command.append("--resume")
     return command
+
+
+def shown(command: list[str], config: TrainConfig, run: RunDir, workspace: Workspace, resume: bool = False) -> str:
+    """The launched command as the Train tab shows it; with several processes, also the torchrun
+    command it starts."""
+    text = shlex.join(command)
+    if config.processes > 1:
+        workers = distributed.worker_command(config.processes, run.path, run.files.config, workspace.root, resume)
+        text += "\n# " + distributed.shown_command(workers)
+    return text
 
 
 def start(workspace: Workspace, config: TrainConfig, run_name: str, hardware: Hardware,

@@ -33,20 +33,23 @@ def plan_training(config: TrainConfig, hardware: Hardware, shape: ModelShape | N
 
 
 def choose_batch_size(config: TrainConfig, hardware: Hardware, shape: ModelShape | None) -> tuple[int, int]:
-    """(micro-batch, accumulation) keeping batch × accumulation as configured; with auto, the
-    largest micro-batch whose estimated memory fits the GPU (on a CPU, the whole batch at once)."""
+    """(micro-batch, accumulation) of each process. Without auto, as configured (so the effective batch
+    grows with the processes); with auto, batch × accumulation as configured over all processes: each
+    process takes its share, in the largest micro-batch whose estimated memory fits its GPU (on a CPU,
+    its whole share at once)."""
     if not config.auto_batch_size:
         return config.batch_size, config.gradient_accumulation_steps
-    effective = config.effective_batch_size
+    share = -(-config.effective_batch_size // config.processes)  # rounded up: never a smaller batch than asked
     if not hardware.cuda:
-        return effective, 1
-    if shape is None:  # size unknown: keep the configured split
-        return config.batch_size, config.gradient_accumulation_steps
+        return share, 1
+    if shape is None:  # size unknown: keep the configured micro-batch, accumulation lowered for the processes
+        batch = min(config.batch_size, share)
+        return batch, -(-share // batch)
     budget = memory_budget_gib(config, hardware)
-    for size in (size for size in range(effective, 0, -1) if effective % size == 0):
+    for size in (size for size in range(share, 0, -1) if share % size == 0):
         if estimate_training_gib(shape, size, config.max_length, config.load_in_4bit, config.backend) <= budget:
-            return size, effective // size
-    return 1, effective
+            return size, share // size
+    return 1, share
 
 
 def memory_budget_gib(config: TrainConfig, hardware: Hardware) -> float:
@@ -82,12 +85,20 @@ def refuse_impossible(config: TrainConfig, hardware: Hardware, shape: ModelShape
     if hardware.cuda:
         need = estimate_training_gib(shape, 1, config.max_length, config.load_in_4bit, config.backend)
         if need > hardware.gpu_memory_gib:
+            several, several_ko = "", ""
+            if config.processes > 1:
+                several = (" Several GPUs do not share the model: each process holds a whole copy (DDP), so a base "
+                           "too large for one card trains in 4-bit (QLoRA) on each; sharding it across the cards "
+                           "(FSDP) is not offered.")
+                several_ko = (" GPU 여러 개가 모델을 나눠 갖지 않습니다. 프로세스마다 모델 전체를 올리므로(DDP) 카드 "
+                              "하나에 안 들어가는 모델은 각 GPU에서 4비트(QLoRA)로 학습합니다. 모델을 카드들에 나눠 "
+                              "싣는 FSDP는 제공하지 않습니다.")
             raise UserError(f"{config.base_model} needs about {need:.1f} GiB even at batch 1 and max length "
                             f"{config.max_length}, more than this GPU's {hardware.gpu_memory_gib:.0f} GiB: turn "
-                            "4-bit on, or lower the max length.",
+                            "4-bit on, or lower the max length." + several,
                             ko=f"{config.base_model}은(는) 배치 크기 1, 최대 길이 {config.max_length}에서도 약 "
                                f"{need:.1f} GiB가 필요해 이 GPU의 {hardware.gpu_memory_gib:.0f} GiB를 넘습니다. "
-                               "4비트를 켜거나 최대 길이를 줄이세요.")
+                               "4비트를 켜거나 최대 길이를 줄이세요." + several_ko, field="load_in_4bit")
 
 
 def hold_to_plan(plan: TrainingPlan, config: TrainConfig, hardware: Hardware) -> None:

@@ -20,6 +20,7 @@ from core.i18n import Text, env_lang, text_in
 from core.jobs import ROOT, StopRequest, exclusive, tee_output
 from core.runs import RunDir, checkpoint_step
 from core.workspace import Workspace
+from tuning import distributed
 from tuning.config import Hardware, resolve
 from tuning.launcher import BUSY, train_command
 
@@ -27,30 +28,43 @@ __all__ = ["run_training", "retry_after_out_of_memory", "relaunch", "explain", "
 
 
 def run_training(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
-    """The whole process: 0 when the run completed or stopped, 1 when it failed (its status says why)."""
+    """The whole process: 0 when the run completed or stopped, 1 when it failed (its status says why).
+    With several processes this one leads them (`_lead`); in each of them, `_work`."""
+    if distributed.is_worker():
+        return _work(config, run, workspace, hardware, resume)
     with exclusive(workspace.training_lock, BUSY):
-        code = _attempt(config, run, workspace, hardware, resume)
+        code = (_lead if config.processes > 1 else _attempt)(config, run, workspace, hardware, resume)
     if code and retry_after_out_of_memory(run):
         return relaunch(train_command(config.dataset, config.base_model, run.path, resume=True)
                         + ["--workspace", str(workspace.root)], run)
     return code
 
 
-def _attempt(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
+def _begin(config: TrainConfig, run: RunDir, resume: bool) -> Path | None:
+    """The run's files for a new attempt, owned by this process: the checkpoint it resumes from, if any."""
     run.path.mkdir(parents=True, exist_ok=True)
     tee_output(run.files.log)
     checkpoint = _checkpoint_to_resume(run) if resume else None
     if not resume:
         run.files.metrics.unlink(missing_ok=True)
     run.files.stop.unlink(missing_ok=True)
-    stop = StopRequest(run.files.stop)
     # step: where this attempt starts, not where an earlier one ended;
     # unchecked_layers: 0 until this attempt plans its layers, so a failure before that is never retried
     run.write_status("running", pid=os.getpid(), started_at=time.time(), resumed_from=checkpoint and checkpoint.name,
                      step=checkpoint_step(checkpoint) if checkpoint else 0, unchecked_layers=0)
     print(f"run {run.path} (pid {os.getpid()})", flush=True)
+    artifacts.write(run.files.config, config)
+    return checkpoint
+
+
+def _attempt(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
+    checkpoint = _begin(config, run, resume)
+    return _train(config, run, workspace, hardware, StopRequest(run.files.stop), checkpoint)
+
+
+def _train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, stop: StopRequest,
+           checkpoint: Path | None) -> int:
     try:
-        artifacts.write(run.files.config, config)
         if resolve(config, hardware).backend == "unsloth":
             import unsloth  # noqa: F401  (patches transformers, TRL and PEFT: must come before them)
         from tuning.recipe import train
@@ -64,6 +78,79 @@ def _attempt(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: H
     run.write_status(outcome.state, step=outcome.step, max_steps=outcome.max_steps)
     print(f"{outcome.state} at step {outcome.step}", flush=True)
     return 0
+
+
+def _lead(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
+    """Starts torchrun with one training process per GPU and waits for it. A stop request (the stop
+    file, SIGTERM, Ctrl-C) becomes the stop file, which the processes agree on at a step's end; if one
+    of them ends, torchrun ends the others, and the run fails with which one and why."""
+    checkpoint = _begin(config, run, resume)
+    try:  # the base model downloaded and checked once, here, before its processes start
+        from tuning.recipe import setup_model
+
+        setup_model(config, run, workspace, hardware)
+    except UserError as err:
+        return fail(run, err)
+    command = distributed.worker_command(config.processes, run.path, run.files.config, workspace.root,
+                                         resume=checkpoint is not None)
+    print(f"{config.processes} training processes: {distributed.shown_command(command)}", flush=True)
+    env = {**os.environ, "TUNER_LEADER_PID": str(os.getpid())}
+    if config.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in config.gpus)
+    if not hardware.cuda:
+        env.setdefault("OMP_NUM_THREADS", distributed.cpu_threads(config.processes))
+    # torchrun in a session of its own, so that Ctrl-C reaches only this process, which asks for a stop;
+    # and ended by the kernel if this process is killed (its processes then stop at their next step)
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             start_new_session=True, preexec_fn=_end_with_parent, text=True, errors="replace")
+    handlers = {signum: signal.signal(signum, lambda number, frame: run.files.stop.touch())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    output = []
+    try:
+        for line in child.stdout:
+            print(line, end="", flush=True)
+            output = (output + [line])[-200:]
+        code = child.wait()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    status = run.status()
+    if code == 0 and status is not None and status.state in ("completed", "stopped"):
+        return 0
+    reason, killed = distributed.failure_reason("".join(output), config.processes, code)
+    # rank 0's own error says more, unless another process was killed (rank 0 then saw only a lost peer)
+    if status is None or status.state != "failed" or killed:
+        return fail(run, reason)
+    return 1
+
+
+def _end_with_parent() -> None:
+    """In the child, before it runs: SIGTERM when the process that started it dies (Linux)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _work(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
+    """One of several training processes. Its leader owns the run's files; the first process (rank 0)
+    writes the run's progress, checkpoints and adapter, the others only train."""
+    if hardware.cuda:
+        import torch
+
+        torch.cuda.set_device(distributed.local_rank())
+    checkpoint = run.last_checkpoint() if resume else None
+    if not distributed.is_main():  # the first process reports; errors still reach stderr
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    quiet = run if distributed.is_main() else distributed.ReadOnlyRun(run.path)
+    return _train(config, quiet, workspace, hardware, StopRequest(run.files.stop, leader=_leader_pid()), checkpoint)
+
+
+def _leader_pid() -> int | None:
+    value = os.environ.get("TUNER_LEADER_PID")
+    return int(value) if value and value.isdigit() else None
 
 
 def retry_after_out_of_memory(run: RunDir) -> bool:

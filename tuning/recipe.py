@@ -19,7 +19,8 @@ from models import gguf
 from models.families import family_of
 from models.resolve import resolve_model_path
 from models.shape import ModelShape
-from tuning.config import Hardware, resolve
+from tuning import distributed
+from tuning.config import UNSLOTH_DDP_UNTRIED, Hardware, resolve
 from tuning.plan import TrainingPlan, hold_to_plan, plan_training
 
 
@@ -39,12 +40,13 @@ def train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     run.write_status("running", phase="train")
     train_set, val_set = load_data(config, tokenizer)
     print(f"backend {config.backend}, 4-bit {config.load_in_4bit}, batch {plan.batch_size} × accumulation "
-          f"{plan.accumulation}, {len(train_set)} training rows, packing {config.packing}"
+          f"{plan.accumulation}" + (f" × {config.processes} processes" if config.processes > 1 else "")
+          + f", {len(train_set)} training rows, packing {config.packing}"
           + (f", {plan.unchecked_layers} layers not checkpointed" if plan.unchecked_layers else ""), flush=True)
     trainer = build_trainer(config, run, model, tokenizer, train_set, val_set, plan, stop, hardware)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     outcome = Outcome("stopped" if stop.requested else "completed", trainer.state.global_step, trainer.state.max_steps)
-    if outcome.state == "completed":
+    if outcome.state == "completed" and distributed.is_main():
         save_adapter(model, tokenizer, run, config, model_path, contract)
     return outcome
 
@@ -58,7 +60,8 @@ def setup_model(config: TrainConfig, run: RunDir, workspace: Workspace, hardware
     run.write_status("running", phase="prepare")
     family = family_of(model_path)
     config = resolve(config, hardware, family)
-    artifacts.write(run.files.config, config)
+    if distributed.is_main():
+        artifacts.write(run.files.config, config)
     try:
         problem = gguf.checked_conversion(Path(model_path), workspace.models / "gguf-checks.json")
     except gguf.ToolsMissing as missing:  # scripts/setup.sh installs them; a bare GPU box may lack them
@@ -68,6 +71,8 @@ def setup_model(config: TrainConfig, run: RunDir, workspace: Workspace, hardware
         raise UserError(f"{config.base_model} could be trained, but not exported to GGUF to chat with: {problem}.",
                         ko=f"{config.base_model}은(는) 학습은 되지만 대화용 GGUF로 내보낼 수 없습니다: {problem}.")
     print(f"{family.name} model, LoRA on {', '.join(config.target_modules)}, backend {config.backend}", flush=True)
+    if config.processes > 1 and hardware.cuda and hardware.unsloth_importable and config.backend == "hf":
+        print(UNSLOTH_DDP_UNTRIED, flush=True)
     return model_path, config
 
 
@@ -116,7 +121,8 @@ def record_contract(config: TrainConfig, run: RunDir, tokenizer) -> PromptContra
     export of any checkpoint read it from the run."""
     report = artifacts.read(DatasetPaths(Path(config.dataset)).report, DatasetReport)
     contract = contract_for(tokenizer, config.prompt_format, report.speakers if report else "blog")
-    artifacts.write(run.files.prompt, contract)
+    if distributed.is_main():
+        artifacts.write(run.files.prompt, contract)
     return contract
 
 
@@ -160,6 +166,9 @@ def build_trainer(config: TrainConfig, run: RunDir, model, tokenizer, train_set,
         dataloader_num_workers=0, remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
         max_length=config.max_length, packing=False,
         gradient_checkpointing=config.gradient_checkpointing and config.backend == "hf",
+        # DDP: every LoRA weight gets a gradient each step; looking for unused ones makes DDP mark the
+        # weights inside checkpointed layers unused at forward time, and their gradients go wrong
+        ddp_find_unused_parameters=False,
     )
     return ChatSFTTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=val_set,
                           processing_class=tokenizer, data_collator=collator,

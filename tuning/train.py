@@ -1,11 +1,13 @@
 """Train a LoRA adapter on a prepared dataset, in a process of its own.
 
     python -m tuning.train --dataset DIR --base-model demo|ID|PATH --out RUN_DIR
-        [--max-steps N] [--config FILE] [--resume] [--workspace DIR]
+        [--max-steps N] [--config FILE] [--resume] [--workspace DIR] [--processes N] [--gpus 0,1]
 
 Everything the run produces goes to RUN_DIR (see core/workspace.py, RunPaths): the UI launches
 exactly this command and follows the run through those files. SIGTERM, Ctrl-C or a `RUN_DIR/stop`
 file stop it after the current step, with a checkpoint; `--resume` continues from the last checkpoint.
+With `--processes N` (N > 1) this process leads N training processes that torchrun starts, one per
+GPU (tuning/distributed.py); torchrun starts this same module in each of them.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from core.errors import UserError
 from core.i18n import Text
 from core.runs import RunDir
 from core.workspace import Workspace
+from tuning import distributed
 from tuning.config import Hardware, preflight
 
 
@@ -27,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         run = RunDir(_run_folder(args.out))
         workspace = Workspace.open(args.workspace)
         config = _config_from_args(args, run, workspace)
-        hardware = Hardware.detect(measure_free=True)
+        # a leader does not train: it leaves the GPUs (and a CUDA context's memory) to its processes
+        leading = config.processes > 1 and not distributed.is_worker()
+        hardware = Hardware.detect(measure_free=not leading, device=distributed.local_rank())
         preflight(config, hardware, workspace)  # refused here, before the run starts, if it cannot run
         from tuning.process import run_training
 
@@ -47,7 +52,20 @@ def _parse_args(argv):
                         help="a TrainConfig JSON file (the UI writes one; tuning/recipes/*.json are such files)")
     parser.add_argument("--resume", action="store_true", help="continue RUN_DIR from its last checkpoint")
     parser.add_argument("--workspace", default=None, help="workspace for the demo model and the training lock")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="training processes, one per GPU (torchrun, DDP); default 1, or the config's")
+    parser.add_argument("--gpus", default=None, help="the GPUs to train on, one process each: 0,1 (CUDA indices)")
     return parser.parse_args(argv)
+
+
+def _gpu_list(gpus: str | None) -> list[int] | None:
+    if gpus is None:
+        return None
+    try:
+        return [int(index) for index in gpus.split(",") if index.strip()]
+    except ValueError:
+        raise UserError(f"--gpus {gpus}: give CUDA device numbers separated by commas, such as 0,1.",
+                        ko=f"--gpus {gpus}: 0,1처럼 CUDA 장치 번호를 쉼표로 나눠 적으세요.") from None
 
 
 def _run_folder(out: str) -> Path:
@@ -62,7 +80,8 @@ def _config_from_args(args, run: RunDir, workspace: Workspace) -> TrainConfig:
     """The run's saved config (--resume), else the --config file, else the defaults; then the options.
     A resumed run's dataset is found again if its workspace has moved since."""
     overrides = {key: value for key, value in
-                 (("dataset", args.dataset), ("base_model", args.base_model), ("max_steps", args.max_steps))
+                 (("dataset", args.dataset), ("base_model", args.base_model), ("max_steps", args.max_steps),
+                  ("processes", args.processes), ("gpus", _gpu_list(args.gpus)))
                  if value is not None}
     if overrides.get("dataset"):
         overrides["dataset"] = str(Path(overrides["dataset"]).expanduser().resolve())

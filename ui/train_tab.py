@@ -2,7 +2,6 @@
 progress, tokens/s, GPU memory, log) from its files, which survive page reloads and app restarts."""
 from __future__ import annotations
 
-import shlex
 import time
 
 import gradio as gr
@@ -86,6 +85,18 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                 label=T("Trust remote code", "원격 코드 신뢰"), value=defaults.trust_remote_code,
                 info=T("runs Python code shipped with the model; only for models you trust",
                        "모델에 딸린 파이썬 코드를 실행합니다. 믿을 수 있는 모델에만 켜세요"))
+        with gr.Row():
+            processes = gr.Number(
+                label=T("Processes", "프로세스 수"), value=defaults.processes, precision=0, minimum=1,
+                info=T("one per GPU, kept in step by DDP (torchrun); without a GPU, CPU processes. "
+                       "Effective batch: batch × accumulation × processes (auto batch size keeps it)",
+                       "GPU마다 하나씩, DDP(torchrun)로 함께 학습합니다. GPU가 없으면 CPU 프로세스. "
+                       "실제 배치 = 배치 × 누적 × 프로세스 수 (배치 크기 자동이면 그대로 유지)"))
+            gpus = gr.CheckboxGroup(
+                label=T("GPUs", "GPU"), choices=[(f"GPU {index}", index) for index in range(hardware.gpu_count)],
+                value=[], visible=hardware.gpu_count > 1,
+                info=T("which GPUs to train on, one process each (none ticked: the first ones)",
+                       "학습에 쓸 GPU, 하나에 프로세스 하나 (고르지 않으면 앞에서부터)"))
     memory = gr.Markdown()
     with gr.Row():
         start_button = gr.Button(T("Start", "시작"), variant="primary")
@@ -112,7 +123,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
                 max_length=max_length, batch_size=batch_size, gradient_accumulation_steps=accumulation,
                 auto_batch_size=auto_batch, packing=packing, prompt_format=prompt_format, loss_on=loss_on,
                 warmup_steps=warmup, logging_steps=logging_steps, save_steps=save_steps, load_in_4bit=load_in_4bit,
-                backend=backend, seed=seed, trust_remote_code=trust_remote_code)
+                backend=backend, seed=seed, trust_remote_code=trust_remote_code, processes=processes, gpus=gpus)
 
     @user_errors
     def on_start(name, token, values):
@@ -120,7 +131,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         run, launched = launcher.start(workspace, config, name, hardware, token)
         started = say(f"Started **{run.name}**.", f"**{run.name}** 실행을 시작했습니다.")
         runs_update = gr.update(choices=_run_choices(workspace), value=run.name, info=_runs_info(workspace))
-        return started, shlex.join(launched), runs_update, _new_run_name()
+        return started, launcher.shown(launched, config, run, workspace), runs_update, _new_run_name()
 
     @user_errors
     def on_stop(selected):
@@ -140,7 +151,7 @@ def create_train_tab(workspace: Workspace, hardware: Hardware) -> dict:
         else:
             told = say(f"Resuming **{run.name}** from {checkpoint.name}.",
                        f"**{run.name}**: {checkpoint.name}부터 이어서 학습합니다.")
-        return told, shlex.join(launched)
+        return told, launcher.shown(launched, run.config(), run, workspace, resume=checkpoint is not None)
 
     def on_estimate(values):
         try:  # resolve: the same automatic choices the training process makes
@@ -299,6 +310,7 @@ def train_config(workspace: Workspace, values: dict) -> TrainConfig:
         "loss_on": None if values.get("loss_on") == "auto" else values.get("loss_on"),
         "load_in_4bit": {"auto": None, "on": True, "off": False}[values.get("load_in_4bit") or "auto"],
         "trust_remote_code": bool(values.get("trust_remote_code")),
+        "processes": values.get("processes") or 1, "gpus": values.get("gpus") or None,
     })
 
 
