@@ -12,6 +12,9 @@ script and transformers + PEFT + bitsandbytes, on a random-weight model of Llama
     python3 bench/gpu_training.py verify --out $OUT     # demo and 8B runs: adapter loads back and generates
     python3 bench/gpu_training.py sweep --out $OUT      # project settings on full-1024: why is it as fast as it is
     python3 bench/gpu_training.py oomretry --out $OUT   # a real out-of-memory: the run retries, every layer checkpointed
+    # several GPUs (issue 20; not yet run: no machine of several GPUs has been lent):
+    python3 bench/gpu_training.py compare --datasets full-1024 --variants "hf 8x1, 1 GPU" "hf 8x1, 2 GPUs" \
+        "unsloth 8x1, 2 GPUs" --out $OUT    # tokens/s summed over the processes, rank 0's peak memory
 
 Datasets: `full-1024`: conversations of 1,000-1,024 tokens (full rows); `sample`: the bundled chat
 sample as prepared for training, repeated, with its real length distribution. Paths:
@@ -189,7 +192,19 @@ COMPARE = {
     "unsloth 8x1 packing": ("unsloth", ["micro_batch=8", "packing=true"]),
     "project defaults, 24 GB plan": ("project", []),
     "project defaults, whole H200": ("project", ["plan_for_gpu_gib=null"]),
+    # issue 20, on a machine of several GPUs: the same per-GPU micro-batch on one GPU and on two or four
+    # (transformers + PEFT, what `auto` picks for several processes; and Unsloth asked for by name)
+    "hf 8x1, 1 GPU": ("project", ["plan_for_gpu_gib=null", "backend=hf", "auto_batch_size=false", "batch_size=8",
+                                  "gradient_accumulation_steps=1"]),
+    "hf 8x1, 2 GPUs": ("project", ["plan_for_gpu_gib=null", "backend=hf", "auto_batch_size=false", "batch_size=8",
+                                   "gradient_accumulation_steps=1", "processes=2"]),
+    "hf 8x1, 4 GPUs": ("project", ["plan_for_gpu_gib=null", "backend=hf", "auto_batch_size=false", "batch_size=8",
+                                   "gradient_accumulation_steps=1", "processes=4"]),
+    "unsloth 8x1, 2 GPUs": ("project", ["plan_for_gpu_gib=null", "backend=unsloth", "auto_batch_size=false",
+                                        "batch_size=8", "gradient_accumulation_steps=1", "processes=2"]),
 }
+DEFAULT_COMPARE = ["unsloth seed 2x4", "unsloth 8x1 packing", "project defaults, 24 GB plan",
+                   "project defaults, whole H200"]
 
 
 def compare(args) -> None:
@@ -578,7 +593,7 @@ def main(argv=None) -> None:
                              help="the other process takes the memory before the run plans")
         if name == "compare":
             sub.add_argument("--datasets", nargs="+", default=["sample", "full-1024"])
-            sub.add_argument("--variants", nargs="+", default=list(COMPARE), choices=list(COMPARE))
+            sub.add_argument("--variants", nargs="+", default=DEFAULT_COMPARE, choices=list(COMPARE))
         if name == "sweep":
             sub.add_argument("--dataset", default="full-1024")
             sub.add_argument("--variants", nargs="+", default=list(SWEEP), choices=list(SWEEP))

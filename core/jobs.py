@@ -103,12 +103,12 @@ class StopRequest:
     """Set by SIGTERM/SIGINT or by the job's stop file, or when the process leading this one (`leader`,
     a pid) has ended; the job stops at its next safe point."""
 
-    def __init__(self, stop_path: Path, leader: int | None = None):
+    def __init__(self, stop_path: Path, leader: int | None = None, signals: bool = True):
         self.stop_path = stop_path
         self.leader = leader
         self.leader_started = process_start(leader) if leader else None
         self._signalled = False
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT) if signals else ():
             signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum, frame):

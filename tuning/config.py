@@ -15,6 +15,7 @@ from core.i18n import Text
 from core.workspace import DatasetPaths, Workspace
 from models.families import Family, family_of_type
 from models.resolve import known_chat_template, known_model_type
+from tuning import distributed
 
 RECIPES = Path(__file__).resolve().parent / "recipes"
 __all__ = ["RECIPES", "Hardware", "TrainConfig", "preflight", "recipe", "resolve"]
@@ -61,7 +62,8 @@ class Hardware(BaseModel):
         properties = torch.cuda.get_device_properties(device)
         free = round(torch.cuda.mem_get_info(device)[0] / 2**30, 1) if measure_free else None
         return cls(cuda=True, gpu_name=properties.name, gpu_memory_gib=round(properties.total_memory / 2**30, 1),
-                   gpu_free_gib=free, bf16_supported=torch.cuda.is_bf16_supported(),
+                   # by compute capability: torch's own check makes a tensor on GPU 0 on older cards
+                   gpu_free_gib=free, bf16_supported=properties.major >= 8,
                    unsloth_importable=importlib.util.find_spec("unsloth") is not None,
                    gpu_count=torch.cuda.device_count())
 
@@ -100,7 +102,8 @@ def resolve(config: TrainConfig, hardware: Hardware, family: Family | None = Non
 
 
 def _refuse_missing_gpus(config: TrainConfig, hardware: Hardware) -> None:
-    if not hardware.cuda or (config.processes == 1 and not config.gpus):
+    # a training process of several sees only the GPUs its leader chose, renumbered from 0
+    if not hardware.cuda or (config.processes == 1 and not config.gpus) or distributed.is_worker():
         return
     missing = [index for index in config.gpus or [] if index >= hardware.gpu_count]
     if missing or config.processes > hardware.gpu_count:

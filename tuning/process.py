@@ -82,8 +82,9 @@ def _train(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Har
 
 def _lead(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
     """Starts torchrun with one training process per GPU and waits for it. A stop request (the stop
-    file, SIGTERM, Ctrl-C) becomes the stop file, which the processes agree on at a step's end; if one
-    of them ends, torchrun ends the others, and the run fails with which one and why."""
+    file, SIGTERM, Ctrl-C) becomes the stop file, which the processes agree on at a step's end (a
+    second one ends them at once); if one of them ends, torchrun ends the others, and the run fails
+    with which one and why."""
     checkpoint = _begin(config, run, resume)
     try:  # the base model downloaded and checked once, here, before its processes start
         from tuning.recipe import setup_model
@@ -91,20 +92,31 @@ def _lead(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
         setup_model(config, run, workspace, hardware)
     except UserError as err:
         return fail(run, err)
+    except Exception as err:  # noqa: BLE001 - as in _train: failed, with a reason
+        traceback.print_exc()
+        return fail_from(run, err)
     command = distributed.worker_command(config.processes, run.path, run.files.config, workspace.root,
                                          resume=checkpoint is not None)
     print(f"{config.processes} training processes: {distributed.shown_command(command)}", flush=True)
-    env = {**os.environ, "TUNER_LEADER_PID": str(os.getpid())}
-    if config.gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in config.gpus)
+    env = {**os.environ, "TUNER_LEADER_PID": str(os.getpid()),
+           "CUDA_VISIBLE_DEVICES": distributed.visible_gpus(config.gpus or list(range(config.processes)))}
     if not hardware.cuda:
         env.setdefault("OMP_NUM_THREADS", distributed.cpu_threads(config.processes))
+    distributed.forget_rank_errors(run.path)
     # torchrun in a session of its own, so that Ctrl-C reaches only this process, which asks for a stop;
-    # and ended by the kernel if this process is killed (its processes then stop at their next step)
+    # and sent SIGTERM by the kernel if this process is killed
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             start_new_session=True, preexec_fn=_end_with_parent, text=True, errors="replace")
-    handlers = {signum: signal.signal(signum, lambda number, frame: run.files.stop.touch())
-                for signum in (signal.SIGTERM, signal.SIGINT)}
+                             start_new_session=True, preexec_fn=distributed.end_with_parent(), text=True,
+                             errors="replace")
+    asked = []
+
+    def on_signal(number, frame):
+        if asked:  # asked twice: end them now (a process stuck in a collective never reaches a step's end)
+            os.killpg(child.pid, signal.SIGTERM)
+        asked.append(number)
+        run.files.stop.touch()
+
+    handlers = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
     output = []
     try:
         for line in child.stdout:
@@ -114,38 +126,37 @@ def _lead(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hard
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+    return _after_torchrun(run, config.processes, code, "".join(output))
+
+
+def _after_torchrun(run: RunDir, processes: int, code: int, output: str) -> int:
+    """The run's ending once torchrun has ended: as rank 0 wrote it, or failed with the process that
+    failed first and its own error (its out-of-memory explanation and retry included)."""
     status = run.status()
     if code == 0 and status is not None and status.state in ("completed", "stopped"):
         return 0
-    reason, killed = distributed.failure_reason("".join(output), config.processes, code)
-    # rank 0's own error says more, unless another process was killed (rank 0 then saw only a lost peer)
-    if status is None or status.state != "failed" or killed:
-        return fail(run, reason)
-    return 1
-
-
-def _end_with_parent() -> None:
-    """In the child, before it runs: SIGTERM when the process that started it dies (Linux)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    failure = distributed.failure_reason(output, processes, code)
+    if failure.rank == 0 and status is not None and status.state == "failed":
+        return 1  # rank 0 wrote its own error
+    own = distributed.rank_error(run.path, failure.rank) if failure.rank is not None else None
+    if own is not None:
+        fields = {"checkpoint_every_layer": True} if own.checkpoint_every_layer else {}
+        return fail(run, failure.with_error(own), **fields)
+    return fail(run, failure.text)
 
 
 def _work(config: TrainConfig, run: RunDir, workspace: Workspace, hardware: Hardware, resume: bool) -> int:
     """One of several training processes. Its leader owns the run's files; the first process (rank 0)
-    writes the run's progress, checkpoints and adapter, the others only train."""
-    if hardware.cuda:
-        import torch
-
-        torch.cuda.set_device(distributed.local_rank())
+    writes the run's progress, checkpoints and adapter, the others only train (and write their own
+    error, if any, for the leader). torchrun's SIGTERM ends it at once: a stop comes by the stop file."""
     checkpoint = run.last_checkpoint() if resume else None
     if not distributed.is_main():  # the first process reports; errors still reach stderr
         sys.stdout = open(os.devnull, "w", encoding="utf-8")
     quiet = run if distributed.is_main() else distributed.ReadOnlyRun(run.path)
-    return _train(config, quiet, workspace, hardware, StopRequest(run.files.stop, leader=_leader_pid()), checkpoint)
+    # every process plans for the GPU with the least free memory, so all take the same batch
+    hardware = distributed.agree_on_memory(hardware)
+    stop = StopRequest(run.files.stop, leader=_leader_pid(), signals=False)
+    return _train(config, quiet, workspace, hardware, stop, checkpoint)
 
 
 def _leader_pid() -> int | None:

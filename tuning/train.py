@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         config = _config_from_args(args, run, workspace)
         # a leader does not train: it leaves the GPUs (and a CUDA context's memory) to its processes
         leading = config.processes > 1 and not distributed.is_worker()
+        distributed.take_gpus(config)
         hardware = Hardware.detect(measure_free=not leading, device=distributed.local_rank())
         preflight(config, hardware, workspace)  # refused here, before the run starts, if it cannot run
         from tuning.process import run_training
