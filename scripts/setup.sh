@@ -21,7 +21,15 @@ if [ "$flavour" = auto ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then flavour=gpu; else flavour=cpu; fi
 fi
 llama_version=$(sed -n 's/^llama-cpp-python==\([0-9.]*\).*/\1/p' requirements.txt)
-cpu_llama_args="-DLLAVA_BUILD=OFF"
+# llama.cpp's AMX kernels crash on Sapphire Rapids-class CPUs (SIGSEGV in ggml_backend_amx_mul_mat on
+# the first q8_0 or q4_k_m answer; seen here 2026-12-04, llama.cpp issue #20824, not fixed upstream): a
+# build for this CPU (-march=native) leaves them out; the rest of its instructions (AVX-512) stay.
+no_amx_args() {
+  echo | "${CC:-cc}" -mno-amx-int8 -x c -E - >/dev/null 2>&1 \
+    && echo " -DCMAKE_C_FLAGS=-mno-amx-int8 -DCMAKE_CXX_FLAGS=-mno-amx-int8"
+  return 0
+}
+cpu_llama_args="-DLLAVA_BUILD=OFF$(no_amx_args)"
 # A CUDA build of llama.cpp needs the CUDA compiler, which PyTorch's wheels do not bring: on a machine
 # with the driver but no toolkit, llama.cpp is built for the CPU (training still uses the GPU).
 cuda_compiler() {
@@ -30,7 +38,7 @@ cuda_compiler() {
   elif [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then echo "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"
   else return 1; fi
 }
-rebuild_hint="to chat on the GPU later, install the CUDA toolkit (nvcc) and run: CMAKE_ARGS=\"-DGGML_CUDA=on\" .venv/bin/python -m pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==$llama_version"
+rebuild_hint="to chat on the GPU later, install the CUDA toolkit (nvcc) and run: CMAKE_ARGS=\"-DGGML_CUDA=on $cpu_llama_args\" .venv/bin/python -m pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==$llama_version"
 llama_build=cpu
 if [ "$flavour" = gpu ]; then
   torch_spec=(torch==2.14.1 torchvision==0.29.1)   # CUDA builds from PyPI; Unsloth needs torch<2.15
@@ -38,7 +46,7 @@ if [ "$flavour" = gpu ]; then
     llama_build=custom
   elif nvcc_path=$(cuda_compiler); then
     export CUDACXX=$nvcc_path
-    export CMAKE_ARGS="-DGGML_CUDA=on -DLLAVA_BUILD=OFF"
+    export CMAKE_ARGS="-DGGML_CUDA=on $cpu_llama_args"
     llama_build=cuda
   else
     export CMAKE_ARGS=$cpu_llama_args
@@ -116,20 +124,26 @@ pip_install --upgrade pip wheel
 pip_install "${torch_spec[@]}"
 # Keep every later install on the torch just installed (a bare 'torch' requirement would pull CUDA).
 .venv/bin/python -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' > .venv/torch-constraint.txt
-install_requirements() {
-  for req in "${req_files[@]}"; do
-    pip_install -r "$req" -c .venv/torch-constraint.txt
-  done
+# llama.cpp is compiled on its own, first: again whenever how it is built changes (pip's wheel cache
+# would hand back a build made with other flags for the same version).
+install_llama_cpp() {
+  local how="$llama_version ${CMAKE_ARGS:-} ${CUDACXX:-}"
+  [ "$(cat .venv/.llama-build 2>/dev/null)" = "$how" ] && return
+  pip_install --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==$llama_version"
+  echo "$how" > .venv/.llama-build
 }
-if ! install_requirements; then
+if ! install_llama_cpp; then
   # A CUDA build of llama.cpp that fails (a toolkit too old or too new for this compiler) must not
   # strand the set-up: build it for the CPU, and say how to try CUDA again.
   [ $llama_build = cuda ] || exit 1
   echo "llama.cpp did not build with CUDA here: building it for the CPU instead; $rebuild_hint"
   export CMAKE_ARGS=$cpu_llama_args
   unset CUDACXX
-  install_requirements
+  install_llama_cpp
 fi
+for req in "${req_files[@]}"; do
+  pip_install -r "$req" -c .venv/torch-constraint.txt
+done
 install_llama_cpp_converters
 [ $want_dev = 1 ] && installed_dev=$dev_stamp
 printf '%s\n%s\n' "$base_stamp" "$installed_dev" > "$stamp_file"
