@@ -13,18 +13,8 @@ set -uo pipefail
 extra=${1:-}
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
-python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl .llama/diskcache-*.whl || exit 1
-export PYTHONPATH=/tmp/llama:/tmp/site:$PWD
-mkdir -p /tmp/llsrc && tar -xzf .llama/llama_cpp_python-*.tar.gz -C /tmp/llsrc
-export TUNER_LLAMA_CONVERTERS=$(ls -d /tmp/llsrc/*/vendor/llama.cpp | head -1)
-(
-  started=$(date +%s)
-  CMAKE_ARGS="-DGGML_CUDA=on -DLLAVA_BUILD=OFF -DCMAKE_CUDA_ARCHITECTURES=90 $extra" \
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/llama \
-    .llama/llama_cpp_python-*.tar.gz > /tmp/build.log 2>&1
-  echo "llama.cpp CUDA build ($extra) rc=$? in $(( $(date +%s) - started )) s" >> /tmp/build.log
-) &
+source bench/gpu_llama_cuda.sh
+build_llama_cuda /tmp/build.log $extra &
 builder=$!
 python3 bench/evaluation_time.py gpu-model --work /tmp/ev 2>&1 | tail -2
 wait $builder

@@ -8,18 +8,8 @@
 set -uo pipefail
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
-python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site .whl/*.whl .llama/diskcache-*.whl || exit 1
-export PYTHONPATH=/tmp/llama:/tmp/site:$PWD
-mkdir -p /tmp/llsrc && tar -xzf .llama/llama_cpp_python-*.tar.gz -C /tmp/llsrc
-export TUNER_LLAMA_CONVERTERS=$(ls -d /tmp/llsrc/*/vendor/llama.cpp | head -1)
-(
-  started=$(date +%s)
-  CMAKE_ARGS="-DGGML_CUDA=on -DGGML_CUDA_FA=OFF -DLLAVA_BUILD=OFF -DCMAKE_CUDA_ARCHITECTURES=90" \
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/llama \
-    .llama/llama_cpp_python-*.tar.gz > "$out/build.log" 2>&1
-  echo "llama.cpp CUDA build (FlashAttention kernels off) rc=$? in $(( $(date +%s) - started )) s" >> "$out/build.log"
-) &
+source bench/gpu_llama_cuda.sh
+build_llama_cuda "$out/build.log" -DGGML_CUDA_FA=OFF &
 builder=$!
 python3 bench/evaluation_time.py gpu-model --work /tmp/gi/export --kinds f16 q8_0 2>&1 | tail -2 | tee "$out/model.log"
 wait $builder

@@ -214,3 +214,16 @@ def test_every_presets_own_shape_is_judged_for_the_gpu_found():
     assert on_cpu["LGAI-EXAONE/EXAONE-4.0-1.2B"].fits and not on_cpu["EleutherAI/polyglot-ko-5.8b"].fits
     gemma = preset("google/gemma-3-1b-it").shape
     assert estimate_training_gib(gemma, 8, 1024, False, "hf") > estimate_training_gib(gemma, 8, 1024, False, "unsloth") + 5
+
+
+def test_a_base_too_large_for_each_card_of_several_says_qlora_is_the_way():
+    from tuning.plan import refuse_impossible
+
+    two_small = SMALL_GPU.model_copy(update={"gpu_count": 2, "gpu_memory_gib": 12.0})
+    config = TrainConfig(dataset="d", base_model="beomi/Llama-3-Open-Ko-8B", load_in_4bit=False, processes=2)
+    with pytest.raises(UserError) as refused:
+        refuse_impossible(config, two_small, LLAMA3_8B)
+    assert refused.value.field == "load_in_4bit"
+    assert "more than this GPU's 12 GiB: turn 4-bit on" in str(refused.value)
+    assert "each process holds a whole copy (DDP)" in str(refused.value) and "(FSDP) is not offered" in str(refused.value)
+    refuse_impossible(config.model_copy(update={"load_in_4bit": True}), two_small, LLAMA3_8B)  # QLoRA fits

@@ -88,11 +88,11 @@ def refuse_impossible(config: TrainConfig, hardware: Hardware, shape: ModelShape
             several, several_ko = "", ""
             if config.processes > 1:
                 several = (" Several GPUs do not share the model: each process holds a whole copy (DDP), so a base "
-                           "too large for one card trains in 4-bit (QLoRA) on each; sharding it across the cards "
-                           "(FSDP) is not offered.")
+                           "too large for one card trains in 4-bit (QLoRA) on each. Sharding it across the cards "
+                           "(FSDP) is not offered: it has not been tried here on a machine with several GPUs.")
                 several_ko = (" GPU 여러 개가 모델을 나눠 갖지 않습니다. 프로세스마다 모델 전체를 올리므로(DDP) 카드 "
                               "하나에 안 들어가는 모델은 각 GPU에서 4비트(QLoRA)로 학습합니다. 모델을 카드들에 나눠 "
-                              "싣는 FSDP는 제공하지 않습니다.")
+                              "싣는 FSDP는 GPU 여러 개가 있는 머신에서 아직 시험하지 못해 제공하지 않습니다.")
             raise UserError(f"{config.base_model} needs about {need:.1f} GiB even at batch 1 and max length "
                             f"{config.max_length}, more than this GPU's {hardware.gpu_memory_gib:.0f} GiB: turn "
                             "4-bit on, or lower the max length." + several,
