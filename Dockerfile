@@ -17,8 +17,10 @@ WORKDIR /app
 COPY requirements*.txt ./
 COPY scripts/ scripts/
 COPY wheels/ /wheels/
-# No GPU is visible while the image builds, so the flavour is asked for explicitly.
-RUN PIP_FIND_LINKS=/wheels TUNER_FLAVOUR=${FLAVOUR} PYTHON=python3 bash scripts/setup.sh && rm -rf /root/.cache/pip
+# No GPU is visible while the image builds, so the flavour is asked for explicitly; llama.cpp is built
+# for any x86-64-v3 CPU, not for the CPU that builds the image.
+RUN PIP_FIND_LINKS=/wheels TUNER_FLAVOUR=${FLAVOUR} TUNER_LLAMA_CPU=portable PYTHON=python3 bash scripts/setup.sh \
+    && rm -rf /root/.cache/pip
 # The app only (not wheels/, tests or benchmarks).
 COPY app.py README.md ./
 COPY core/ core/

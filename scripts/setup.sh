@@ -30,6 +30,13 @@ no_amx_args() {
   return 0
 }
 cpu_llama_args="-DLLAVA_BUILD=OFF$(no_amx_args)"
+# TUNER_LLAMA_CPU=portable (the Dockerfile): an image runs on other machines than the one that built
+# it, so llama.cpp is not built for this CPU (-march=native) but for x86-64-v3 (AVX2, FMA), which
+# every x86 server of the last ten years runs (an explicit GGML_NATIVE=OFF alone turns AVX off too).
+if [ "${TUNER_LLAMA_CPU:-native}" = portable ]; then
+  cpu_llama_args="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF"
+  [ "$(uname -m)" = x86_64 ] && cpu_llama_args+=" -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+fi
 # A CUDA build of llama.cpp needs the CUDA compiler, which PyTorch's wheels do not bring: on a machine
 # with the driver but no toolkit, llama.cpp is built for the CPU (training still uses the GPU).
 cuda_compiler() {

@@ -4,6 +4,7 @@ with the demo fine-tune's GGUF dropped into the workspace volume."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import uuid
@@ -58,8 +59,11 @@ def test_the_cpu_image_starts_as_a_user_would_and_chats(image, chat_export):
     env, name, volume = image, f"tuner-{uuid.uuid4().hex[:8]}", f"tuner-data-{uuid.uuid4().hex[:8]}"
     with container.running(env, IMAGE, free_port(), volume, name) as url:
         torch_build = container.podman(env, "exec", name, ".venv/bin/python", "-c",
-                                       "import torch, llama_cpp; print(torch.__version__)")
+                                       "import torch, llama_cpp; print(llama_cpp.llama_print_system_info().decode()); "
+                                       "print(torch.__version__)")
         assert torch_build.stdout.strip().endswith("+cpu")
+        if platform.machine() == "x86_64":  # built for any x86-64-v3 CPU, not for the one that built the image
+            assert "AVX2 = 1" in torch_build.stdout and "AVX512 = 1" not in torch_build.stdout, torch_build.stdout
         container.podman(env, "cp", str(chat_export / "model-q4_k_m.gguf"), f"{name}:/data/workspace/models/demo.gguf")
         history, stats, _ = Client(url, verbose=False).predict("file:models/demo.gguf", "퇴근하고 뭐 할 거야?", [],
                                                                 *SETTINGS, api_name="/chat")

@@ -48,6 +48,9 @@ def test_a_gpu_machine_without_a_cuda_compiler_gets_llama_cpp_for_the_cpu_and_on
     cpu = plan(TUNER_FLAVOUR="cpu")
     assert "torch: torch==2.13.0" in cpu.stdout and "requirements-gpu.txt" not in cpu.stdout
 
+    image = plan(TUNER_FLAVOUR="cpu", TUNER_LLAMA_CPU="portable")  # as the Dockerfile asks
+    assert "-DGGML_NATIVE=OFF" in image.stdout and "-mno-amx-int8" not in image.stdout
+
 
 def test_the_installed_llama_cpp_leaves_out_the_amx_kernels_that_crash():
     """llama.cpp's AMX matrix kernels end the process on Sapphire Rapids-class CPUs (llama.cpp #20824;
