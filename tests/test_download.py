@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -68,14 +69,17 @@ def test_a_hub_model_is_downloaded_when_training_starts_and_a_killed_download_re
         env = hub_env(hub)
         run = RunDir(tmp_path / "run")
         first = train(workspace, sample_dataset, "tiny-org/tiny-qwen", run.path, config_file(tmp_path), env)
+        # a file is in the cache's snapshot only once it arrived whole (what the Hub sent may still be
+        # on its way, and the progress counts parts of the files that are still coming)
+        snapshots = Path(env["HF_HOME"]) / "hub" / "models--tiny-org--tiny-qwen" / "snapshots"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             progress = artifacts.read(run.files.download, DownloadProgress)
-            # every other shard sent whole and counted (bytes_done alone also counts parts of several files)
-            if (progress is not None and set(shards[:-1]) <= hub.served and not progress.done
-                    and progress.bytes_done >= size - last.stat().st_size):
+            arrived = {path.name for path in snapshots.glob("*/*.safetensors")}
+            if progress is not None and set(shards[:-1]) <= arrived and not progress.done:
                 break
             time.sleep(0.2)
+        assert set(shards[:-1]) <= arrived and last.name not in arrived, arrived
         assert progress.bytes_total == size and run.status().phase == "download"
         first.send_signal(signal.SIGKILL)  # a crash part-way through the weights
         first.wait(timeout=60)
