@@ -82,6 +82,11 @@ def test_empty_states_say_what_to_do_and_errors_point_to_the_control(fresh_app):
         page.screenshot(path=str(ARTIFACTS / "error-train-learning-rate.png"))
         learning_rate.fill("0.002")
         page.locator("#tab-train .field-learning_rate.needs-fix").wait_for(state="detached")
+        # a fresh page for the next error: Gradio can keep a second error of the same event out of sight
+        # while the first one's message is showing
+        page.reload()
+        page.locator("#try-sample").wait_for()
+        open_tab(page, "train")
         advanced = page.get_by_text("Advanced (defaults: the blog post's recipe)")
         advanced.click()
         page.locator("#tab-train .field-lora_dropout input").fill("5")

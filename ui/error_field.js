@@ -4,23 +4,29 @@
 // outline goes when the control is changed.
 (() => {
   const openAround = (element) => {
-    // a control in a closed accordion: open it (its header is the button just before its content)
+    // a control in a closed accordion: open it (its header is the button just before its content);
+    // a header already marked open is still opening, and a second click would close it again
+    let found = false;
     for (let parent = element.parentElement; parent; parent = parent.parentElement) {
-      if (parent.offsetParent === null && parent.previousElementSibling?.matches("button.label-wrap")) {
-        parent.previousElementSibling.click();
+      const header = parent.previousElementSibling;
+      if (parent.offsetParent !== null || !header?.matches("button.label-wrap")) continue;
+      found = true;
+      if (!header.classList.contains("open")) {
+        header.click();
         return true;
       }
     }
-    return false;
+    return found;
   };
-  const point = (field, again = true) => {
+  const point = (field, tries = 40) => {
     const matches = [...document.querySelectorAll(`.field-${CSS.escape(field)}`)];
     const shown = matches.find((element) => element.offsetParent !== null);
     if (!shown) {
-      // in the open tab but inside a closed accordion: open it, then outline
+      // in the open tab but inside a closed accordion: open it, then look again until Gradio has
+      // shown its content (a later render: over 300 ms on a loaded machine)
       const panel = [...document.querySelectorAll("[role=tabpanel]")].find((tab) => tab.offsetParent !== null);
       const hidden = matches.find((element) => panel && panel.contains(element));
-      if (again && hidden && openAround(hidden)) setTimeout(() => point(field, false), 300);
+      if (tries > 0 && hidden && openAround(hidden)) setTimeout(() => point(field, tries - 1), 150);
       return;
     }
     shown.classList.add("needs-fix");
