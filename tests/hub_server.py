@@ -24,7 +24,6 @@ class Hub:
         self.repos, self.gated, self.token, self.pace = repos, set(gated), token, bytes_per_second
         self.slow_files = slow_files
         self.requests: list[dict] = []  # method, path, range, authorized: what the client asked for
-        self.served: set[str] = set()   # files whose whole body was sent
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -127,7 +126,6 @@ class Hub:
                     self.wfile.write(data[offset:offset + chunk])
                     if pace:
                         time.sleep(chunk / pace)
-                hub.served.add(file.name)
 
         return Handler
 

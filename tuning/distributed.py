@@ -159,7 +159,6 @@ _ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+).*?exitcode\s*:\s*(-?\d+
 class Failure:
     text: Text
     rank: int | None        # the process torchrun saw fail first, when it said
-    killed: bool
 
     def with_error(self, status) -> Text:
         """The message with the failed process's own error."""
@@ -175,7 +174,7 @@ def failure_reason(torchrun_output: str, processes: int, exit_code: int) -> Fail
         return Failure(Text(f"torchrun ended with exit code {exit_code} before the run finished; the training "
                             "processes were stopped. See the log.",
                             f"학습이 끝나기 전에 torchrun이 종료 코드 {exit_code}로 끝났고 학습 프로세스들은 "
-                            "중지되었습니다. 로그를 보세요."), None, False)
+                            "중지되었습니다. 로그를 보세요."), None)
     failed_rank, code = int(found.group(1)), int(found.group(2))
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
@@ -186,7 +185,7 @@ def failure_reason(torchrun_output: str, processes: int, exit_code: int) -> Fail
                         "Checkpoints so far are kept: press Resume to continue from the last one.",
                         f"학습 프로세스 {processes}개 중 {failed_rank + 1}번이 {how_ko} torchrun이 나머지를 "
                         "중지했습니다. 지금까지의 체크포인트는 남아 있으니 이어서 학습을 눌러 마지막 체크포인트부터 "
-                        "계속하세요."), failed_rank, code < 0)
+                        "계속하세요."), failed_rank)
 
 
 def _rank_error_path(run_dir: Path, rank_number: int) -> Path:
